@@ -1,0 +1,49 @@
+"""Thin command-line interface: ``mlkit VERB ...``.
+
+Each verb lives in its own module ``mlkit.cli.<verb>`` exposing
+``add_parser(subparsers)`` (which registers the sub-command and sets
+``func``) so that importing the CLI stays cheap and verbs stay independent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+#: verb modules, in the order of the flow
+VERB_MODULES = ("featurize", "train", "subsets", "predict", "md", "label", "phonons")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mlkit import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="mlkit", description="Screening models for fast mobile-ion conductors."
+    )
+    parser.add_argument("--version", action="version", version=f"mlkit {__version__}")
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for name in VERB_MODULES:
+        try:
+            module = importlib.import_module(f"mlkit.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"mlkit.cli.{name}":
+                continue  # verb not built yet
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+        # user-facing errors: one line, no traceback
+        print(f"mlkit {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
