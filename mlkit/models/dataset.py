@@ -1,0 +1,487 @@
+"""Labels CSV loading, validation, and the join with a feature table.
+
+Every problem with the labels is either an error (one line, naming the file) or
+a documented, *reported* drop -- nothing is parsed or dropped silently.
+
+Handling (defaults in brackets)
+-------------------------------
+* ``id`` column missing, ``target`` column missing: error.
+* duplicate ids [``duplicates="error"``]: error listing the ids; ``"first"`` keeps
+  the first row of each id and reports the others.
+* missing targets (empty cell / NaN): dropped and reported.
+* censored targets such as ``"<1E-10"`` or ``">0.1"`` [``censored="drop"``]:
+  ``"drop"`` drops and reports them; ``"value"`` uses the bound as the value
+  (reported); ``"error"`` raises.
+* non-numeric targets (``"abc"``) for a numeric task: error listing the ids
+  (``non_numeric="drop"`` drops and reports them instead).
+* ``target_transform="log10"`` on a value <= 0: error listing the ids.
+* ``threshold`` turns the raw (untransformed) value into a class: 1 if
+  ``value >= threshold`` else 0.
+* classification with a class that has fewer than two members (or with a
+  single class): error (stratified CV is impossible).
+* label ids without a feature row ("unknown ids"): dropped and reported; error
+  when no id matches at all.
+* feature rows whose ``error`` column is non-empty (featurization failed):
+  excluded and reported.
+* feature rows without a label: ignored and counted in the report.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlkit.errors import MlkitError
+
+#: columns of a featurize table that are metadata, never model inputs
+METADATA_COLUMNS = ("id", "source", "error", "disorder", "formula", "composition")
+CENSORED_POLICIES = ("drop", "value", "error")
+DUPLICATE_POLICIES = ("error", "first")
+NON_NUMERIC_POLICIES = ("error", "drop")
+TARGET_TRANSFORMS = (None, "log10")
+TASKS = ("classification", "regression")
+
+_CENSORED_RE = re.compile(r"^\s*([<>]=?)\s*([-+0-9.eE]+)\s*$")
+
+
+@dataclass
+class DatasetReport:
+    """What happened to every row on the way from labels/features to ``(X, y)``.
+
+    Attributes
+    ----------
+    dropped : dict of str to list of str
+        Reason -> ids dropped for that reason (e.g. ``"censored"``, ``"missing target"``,
+        ``"unknown id"``, ``"featurization error"``).
+    notes : list of str
+        Human-readable one-line messages, in the order they happened.
+    n_labels, n_features, n_used : int
+        Label rows read, feature rows given, rows in the final table.
+    task : str
+        ``"classification"`` or ``"regression"``.
+    """
+
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    n_labels: int = 0
+    n_features: int = 0
+    n_used: int = 0
+    task: str = ""
+    class_counts: dict[str, int] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+
+    def drop(self, reason: str, ids: Sequence[str], detail: str = "") -> None:
+        """Record ``ids`` dropped for ``reason`` and add a one-line note."""
+        ids = [str(i) for i in ids]
+        if not ids:
+            return
+        self.dropped.setdefault(reason, []).extend(ids)
+        shown = ", ".join(ids[:8]) + (f", ... (+{len(ids) - 8})" if len(ids) > 8 else "")
+        extra = f" ({detail})" if detail else ""
+        self.notes.append(f"dropped {len(ids)} row(s): {reason}{extra}: {shown}")
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+    def summary(self) -> str:
+        """Multi-line summary, one note per line."""
+        head = f"{self.n_used} rows used ({self.task}); {self.n_labels} label rows, " \
+               f"{self.n_features} feature rows"
+        if self.class_counts:
+            head += "; classes " + ", ".join(f"{k}: {v}" for k, v in self.class_counts.items())
+        return "\n".join([head, *self.notes])
+
+    def to_dict(self) -> dict:
+        return {
+            "n_labels": self.n_labels,
+            "n_features": self.n_features,
+            "n_used": self.n_used,
+            "task": self.task,
+            "class_counts": dict(self.class_counts),
+            "classes": list(self.classes),
+            "dropped": {k: list(v) for k, v in self.dropped.items()},
+            "notes": list(self.notes),
+        }
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def sha256_frame(frame: pd.DataFrame) -> str:
+    """Hex sha256 of a DataFrame's content (column names, index and values)."""
+    h = hashlib.sha256()
+    h.update("\x1f".join(map(str, frame.columns)).encode())
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _parse_target(raw: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """Split raw target cells into numeric values and flags.
+
+    Returns
+    -------
+    values : Series of float (NaN where not a plain number)
+    missing, censored, non_numeric : Series of bool
+    censored bounds are returned inside ``values`` only via :func:`_censored_bound`.
+    """
+    values = pd.Series(np.nan, index=raw.index, dtype=float)
+    missing = pd.Series(False, index=raw.index)
+    censored = pd.Series(False, index=raw.index)
+    non_numeric = pd.Series(False, index=raw.index)
+    for idx, cell in raw.items():
+        if cell is None or (isinstance(cell, float) and np.isnan(cell)):
+            missing[idx] = True
+            continue
+        if isinstance(cell, (bool, np.bool_)):
+            values[idx] = float(cell)
+            continue
+        if isinstance(cell, (int, float, np.integer, np.floating)):
+            values[idx] = float(cell)
+            continue
+        text = str(cell).strip()
+        if text == "" or text.lower() in ("nan", "na", "n/a", "none", "null"):
+            missing[idx] = True
+            continue
+        try:
+            values[idx] = float(text)
+            continue
+        except ValueError:
+            pass
+        if _CENSORED_RE.match(text):
+            censored[idx] = True
+        else:
+            non_numeric[idx] = True
+    return values, missing, censored, non_numeric
+
+
+def _censored_bound(text: str) -> float:
+    match = _CENSORED_RE.match(str(text))
+    assert match is not None
+    return float(match.group(2))
+
+
+def load_labels(
+    csv: str | Path | pd.DataFrame,
+    target: str,
+    *,
+    id_column: str = "id",
+    task: str | None = None,
+    censored: str = "drop",
+    duplicates: str = "error",
+    non_numeric: str = "error",
+    target_transform: str | None = None,
+    threshold: float | None = None,
+    report: DatasetReport | None = None,
+) -> tuple[pd.Series, DatasetReport]:
+    """Read a labels CSV and return a clean target Series indexed by id.
+
+    Parameters
+    ----------
+    csv : path or DataFrame
+        Labels table with an ``id_column`` (structure file stems) and ``target``.
+    target : str
+        Target column name.
+    id_column : str
+        Name of the id column (default ``"id"``).
+    task : {"classification", "regression"} or None
+        None infers: classification when ``threshold`` is given, when the target is
+        not numeric, or when its numeric values are exactly {0, 1}; otherwise regression.
+    censored : {"drop", "value", "error"}
+        Handling of censored cells such as ``"<1E-10"`` (see module docstring).
+    duplicates : {"error", "first"}
+        Handling of duplicate ids.
+    non_numeric : {"error", "drop"}
+        Handling of non-numeric cells for a numeric target.
+    target_transform : {None, "log10"}
+        Applied to the value after parsing (regression only; ignored for the class
+        when ``threshold`` is given, which compares the raw value).
+    threshold : float, optional
+        Class 1 if raw value >= threshold, else 0.
+    report : DatasetReport, optional
+        Appended to; a new one is created if None.
+
+    Returns
+    -------
+    y : Series of shape (n_labels,)
+        float for regression, int class codes 0..k-1 for classification; index = id (str).
+        For string classes, ``y.attrs["classes"]`` lists the class names in code order.
+    report : DatasetReport
+    """
+    report = report if report is not None else DatasetReport()
+    if censored not in CENSORED_POLICIES:
+        raise MlkitError(f"censored must be one of {CENSORED_POLICIES}, got {censored!r}")
+    if duplicates not in DUPLICATE_POLICIES:
+        raise MlkitError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
+    if non_numeric not in NON_NUMERIC_POLICIES:
+        raise MlkitError(f"non_numeric must be one of {NON_NUMERIC_POLICIES}, got {non_numeric!r}")
+    if target_transform not in TARGET_TRANSFORMS:
+        raise MlkitError(
+            f"target_transform must be one of {TARGET_TRANSFORMS}, got {target_transform!r}"
+        )
+    if task is not None and task not in TASKS:
+        raise MlkitError(f"task must be one of {TASKS}, got {task!r}")
+    if threshold is not None and task == "regression":
+        raise MlkitError("threshold turns the target into classes: it needs task=classification")
+
+    if isinstance(csv, pd.DataFrame):
+        source = "labels"
+        table = csv.copy()
+    else:
+        source = str(csv)
+        if not Path(csv).is_file():
+            raise FileNotFoundError(f"{source}: labels file not found")
+        try:
+            table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            raise MlkitError(f"{source}: not a readable CSV ({str(exc).splitlines()[0]})") from exc
+    if id_column not in table.columns:
+        raise MlkitError(
+            f"{source}: no id column {id_column!r} (columns: {', '.join(map(str, table.columns))})"
+        )
+    if target not in table.columns:
+        raise MlkitError(
+            f"{source}: no target column {target!r} (columns: {', '.join(map(str, table.columns))})"
+        )
+    report.n_labels = len(table)
+    ids = table[id_column].astype(str).str.strip()
+    empty_id = ids == ""
+    if empty_id.any():
+        rows = [str(i + 2) for i in np.flatnonzero(empty_id.to_numpy())]
+        raise MlkitError(f"{source}: empty id in CSV line(s) {', '.join(rows[:8])}")
+    dup_mask = ids.duplicated(keep=False)
+    if dup_mask.any():
+        dup_ids = sorted(set(ids[dup_mask]))
+        if duplicates == "error":
+            raise MlkitError(
+                f"{source}: duplicate ids ({len(dup_ids)}): {', '.join(dup_ids[:8])}"
+                " (fix the file or pass duplicates='first')"
+            )
+        later = ids.duplicated(keep="first")
+        report.drop("duplicate id (kept first row)", list(ids[later]))
+        table = table.loc[~later.to_numpy()]
+        ids = ids[~later]
+    raw = pd.Series(table[target].to_numpy(), index=ids.to_numpy(), name=target)
+
+    values, missing, cens, nonnum = _parse_target(raw)
+    report.drop("missing target", list(raw.index[missing.to_numpy()]))
+    numeric_like = (~missing & ~nonnum).sum()
+    string_classes = task != "regression" and threshold is None and nonnum.sum() > 0 and (
+        task == "classification" or numeric_like == 0
+    )
+
+    if string_classes:
+        # classification on string labels (e.g. "fast" / "slow")
+        keep = ~missing
+        labels = raw[keep.to_numpy()].astype(str).str.strip()
+        classes = sorted(labels.unique())
+        y = pd.Series(
+            pd.Categorical(labels, categories=classes).codes.astype(int), index=labels.index
+        )
+        y.attrs["classes"] = classes
+        report.task = "classification"
+        return _check_classes(y, source, target, report), report
+
+    if cens.any():
+        cens_ids = list(raw.index[cens.to_numpy()])
+        examples = sorted(set(raw[cens.to_numpy()].astype(str)))[:4]
+        if censored == "error":
+            raise MlkitError(
+                f"{source}: {len(cens_ids)} censored target(s) in {target!r} "
+                f"(e.g. {', '.join(examples)}; ids {', '.join(cens_ids[:8])}); "
+                "pass censored='drop' or 'value'"
+            )
+        if censored == "drop":
+            report.drop("censored target", cens_ids, f"values {', '.join(examples)}")
+        else:
+            for idx in np.flatnonzero(cens.to_numpy()):
+                values.iloc[idx] = _censored_bound(raw.iloc[idx])
+            report.note(
+                f"{len(cens_ids)} censored target(s) ({', '.join(examples)}) replaced by their "
+                f"bound: {', '.join(cens_ids[:8])}"
+            )
+            cens = pd.Series(False, index=raw.index)
+    if nonnum.any():
+        bad_ids = list(raw.index[nonnum.to_numpy()])
+        examples = sorted(set(raw[nonnum.to_numpy()].astype(str)))[:4]
+        if non_numeric == "error":
+            raise MlkitError(
+                f"{source}: non-numeric target(s) in {target!r}: "
+                + ", ".join(f"{i}={raw[i]!r}" for i in bad_ids[:8])
+                + " (fix the file or pass non_numeric='drop')"
+            )
+        report.drop("non-numeric target", bad_ids, f"values {', '.join(examples)}")
+    keep = ~(missing | cens | nonnum)
+    y = values[keep.to_numpy()].astype(float)
+    if not np.all(np.isfinite(y.to_numpy())):
+        bad = list(y.index[~np.isfinite(y.to_numpy())])
+        raise MlkitError(f"{source}: non-finite target(s) in {target!r}: {', '.join(bad[:8])}")
+
+    if threshold is not None:
+        report.task = "classification"
+        y = (y >= float(threshold)).astype(int)
+        report.note(f"class 1 = {target} >= {threshold:g} (raw value, before any transform)")
+        return _check_classes(y, source, target, report), report
+
+    if task is None:
+        uniq = set(np.unique(y.to_numpy()))
+        task = "classification" if uniq and uniq <= {0.0, 1.0} else "regression"
+        report.note(f"task inferred: {task}")
+    report.task = task
+    if task == "classification":
+        codes = y.to_numpy()
+        if not np.allclose(codes, np.round(codes)):
+            raise MlkitError(
+                f"{source}: target {target!r} has non-integer values; for classification "
+                "give integer/string classes or a threshold"
+            )
+        classes = sorted(np.unique(codes.astype(int)).tolist())
+        y = pd.Series(np.searchsorted(classes, codes.astype(int)), index=y.index)
+        y.attrs["classes"] = [str(c) for c in classes]
+        return _check_classes(y, source, target, report), report
+
+    if target_transform == "log10":
+        nonpos = y <= 0
+        if nonpos.any():
+            bad = list(y.index[nonpos.to_numpy()])
+            raise MlkitError(
+                f"{source}: log10 transform needs positive targets; {len(bad)} value(s) <= 0: "
+                + ", ".join(bad[:8])
+            )
+        y = np.log10(y)
+        report.note(f"target transformed: log10({target})")
+    y.name = target
+    return y, report
+
+
+def _check_classes(y: pd.Series, source: str, target: str, report: DatasetReport) -> pd.Series:
+    counts = y.value_counts().sort_index()
+    classes = y.attrs.get("classes") or [str(c) for c in counts.index]
+    names = {code: (classes[code] if code < len(classes) else str(code)) for code in counts.index}
+    report.class_counts = {names[c]: int(n) for c, n in counts.items()}
+    if not report.classes:
+        report.classes = [names[c] for c in counts.index]
+    if len(counts) < 2:
+        raise MlkitError(
+            f"{source}: target {target!r} has a single class ({report.class_counts}); "
+            "classification needs at least two"
+        )
+    small = [names[c] for c, n in counts.items() if n < 2]
+    if small:
+        raise MlkitError(
+            f"{source}: class(es) {', '.join(small)} of {target!r} have a single member "
+            f"(counts {report.class_counts}); stratified CV needs >= 2 per class "
+            "(and >= the number of outer folds to use all folds)"
+        )
+    y.name = target
+    return y
+
+
+def load_features(path: str | Path) -> pd.DataFrame:
+    """Read a feature table (``.parquet`` or ``.csv``) written by ``mlkit featurize``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: feature table not found")
+    if path.suffix.lower() in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    elif path.suffix.lower() in (".csv", ".txt"):
+        frame = pd.read_csv(path, keep_default_na=True)
+        if "error" in frame.columns:
+            frame["error"] = frame["error"].fillna("").astype(str)
+    else:
+        raise MlkitError(f"{path}: unknown feature table format (use .parquet or .csv)")
+    if "id" not in frame.columns:
+        raise MlkitError(f"{path}: feature table has no 'id' column")
+    frame["id"] = frame["id"].astype(str)
+    return frame
+
+
+def build_training_table(
+    features: pd.DataFrame,
+    labels: str | Path | pd.DataFrame,
+    target: str,
+    *,
+    id_column: str = "id",
+    task: str | None = None,
+    censored: str = "drop",
+    duplicates: str = "error",
+    non_numeric: str = "error",
+    target_transform: str | None = None,
+    threshold: float | None = None,
+) -> tuple[pd.DataFrame, pd.Series, DatasetReport]:
+    """Join a feature table with labels into model inputs.
+
+    Parameters
+    ----------
+    features : DataFrame
+        One row per structure, column ``"id"`` (file stem) plus feature columns;
+        optional metadata columns ``source``, ``error``, ``disorder`` are not features.
+    labels, target, id_column, task, censored, duplicates, non_numeric, target_transform, threshold
+        See :func:`load_labels`.
+
+    Returns
+    -------
+    X : DataFrame of shape (n_samples, n_columns)
+        Feature columns (numeric plus categorical such as ``"connectivity"``), index = id,
+        rows in the order of the labels file. No column filtering is done here
+        (see :mod:`mlkit.models.preprocessing`).
+    y : Series of shape (n_samples,)
+    report : DatasetReport
+    """
+    report = DatasetReport()
+    y, report = load_labels(
+        labels, target, id_column=id_column, task=task, censored=censored,
+        duplicates=duplicates, non_numeric=non_numeric,
+        target_transform=target_transform, threshold=threshold, report=report,
+    )
+    if "id" not in features.columns:
+        raise MlkitError("feature table has no 'id' column")
+    feats = features.copy()
+    feats["id"] = feats["id"].astype(str)
+    report.n_features = len(feats)
+    dup = feats["id"].duplicated(keep=False)
+    if dup.any():
+        raise MlkitError(
+            "feature table has duplicate ids: " + ", ".join(sorted(set(feats.loc[dup, "id"]))[:8])
+        )
+    if "error" in feats.columns:
+        err = feats["error"].fillna("").astype(str).str.strip() != ""
+        failed = feats.loc[err]
+        labelled_failed = [i for i in failed["id"] if i in y.index]
+        for i, msg in zip(failed["id"], failed["error"], strict=True):
+            if i in y.index:
+                report.note(f"featurization error for {i}: {msg}")
+        report.drop("featurization error", labelled_failed)
+        feats = feats.loc[~err]
+        y = y.drop(index=labelled_failed)
+    feats = feats.set_index("id")
+    unknown = [i for i in y.index if i not in feats.index]
+    if len(unknown) == len(y):
+        raise MlkitError(
+            f"none of the {len(y)} label ids matches a structure/feature id "
+            f"(labels e.g. {', '.join(list(y.index[:3]))}; features e.g. "
+            f"{', '.join(list(feats.index[:3]))})"
+        )
+    report.drop("unknown id (no structure/feature row)", unknown)
+    y = y.drop(index=unknown)
+    unlabelled = [i for i in feats.index if i not in y.index]
+    if unlabelled:
+        report.note(f"{len(unlabelled)} feature row(s) have no label and are not used")
+    feature_cols = [c for c in feats.columns if c not in METADATA_COLUMNS]
+    X = feats.loc[list(y.index), feature_cols]
+    X.index.name = "id"
+    if report.task == "classification":
+        y = _check_classes(y, "labels", target, report)
+    report.n_used = len(y)
+    return X, y, report
