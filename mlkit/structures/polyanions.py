@@ -23,7 +23,8 @@ fallbacks ``Element.average_ionic_radius`` then ``Element.atomic_radius``).
 Both are capped by ``max_distance_A = 4.5`` A. All periodic images are searched
 (``Structure.get_neighbor_list``); the image of every ligand relative to the unit cell of
 the centre is recorded. Centres with fewer than ``min_coordination = 2`` ligands are not
-polyhedra (e.g. H in OH groups) and are not returned.
+polyhedra and are not returned; H is never a centre (``exclude_centres``). Anions missing
+from the Shannon table (H-, P3-, As3-, C4-, Si4- ...) use ``FALLBACK_ANION_RADII_A``.
 
 Shape
 -----
@@ -35,6 +36,7 @@ CN 6 ``octahedron`` (at least three trans L-C-L angles >= 150 deg; trigonal pris
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -59,6 +61,11 @@ BONDING_METHODS = ("radius", "relative")
 TRANS_ANGLE_DEG = 150.0
 #: Reduced formulas with more atoms than this skip the oxidation-state guess (combinatorial cost).
 MAX_GUESS_ATOMS = 80
+#: Retry with all (not only common) oxidation states up to this many atoms (cost grows fast).
+MAX_ALL_STATES_ATOMS = 40
+#: An anion bonded to a more electronegative anion closer than this factor times the sum of
+#: covalent radii is the centre of a polyanion (S in SO4, Cl in ClO4, I in IO3).
+COVALENT_BOND_FACTOR = 1.15
 
 
 @dataclass(frozen=True)
@@ -116,8 +123,12 @@ def _guess_states(
     reduced = comp.reduced_composition
     if reduced.num_atoms > MAX_GUESS_ATOMS:
         return None
+    guesses: list = []
     try:
-        guesses = reduced.oxi_state_guesses(max_sites=-MAX_GUESS_ATOMS)
+        guesses = list(reduced.oxi_state_guesses(max_sites=-MAX_GUESS_ATOMS))
+        if not guesses and reduced.num_atoms <= MAX_ALL_STATES_ATOMS:
+            # e.g. perchlorates: Cl(+7) is not among pymatgen's common states
+            guesses = list(reduced.oxi_state_guesses(all_oxi_states=True))
     except Exception:  # noqa: BLE001 - pymatgen raises various errors for odd elements
         return None
     if not guesses:
@@ -150,6 +161,12 @@ def _roles_cached(formula_items: tuple[tuple[str, int], ...]) -> tuple[tuple[str
 def element_roles(structure: Structure) -> dict[str, float]:
     """Guessed oxidation state of every (majority) element; negative = anion.
 
+    Composition-based guess (module docstring), then one geometric correction: an anion
+    element whose sites are mostly covalently bonded (``d < COVALENT_BOND_FACTOR`` x sum of
+    covalent radii) to a more electronegative anion element becomes a cation with its
+    highest oxidation state (S in Na2SO4.nH2O guessed as S(-2), Cl and I in oxo-anions
+    from the electronegativity fallback).
+
     Parameters
     ----------
     structure : Structure
@@ -158,23 +175,69 @@ def element_roles(structure: Structure) -> dict[str, float]:
     Returns
     -------
     dict
-        Element symbol -> guessed mean oxidation state (fallback: -1/+1 by electronegativity,
-        see the module docstring).
+        Element symbol -> oxidation state (mean guessed state; fallback -1/+1).
     """
-    counts = Counter(majority_symbols(structure))
-    return dict(_roles_cached(tuple(sorted(counts.items()))))
+    symbols = majority_symbols(structure)
+    counts = Counter(symbols)
+    states = dict(_roles_cached(tuple(sorted(counts.items()))))
+    anions = [el for el, v in states.items() if v < 0]
+    if len(anions) < 2:
+        return states
+    from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
+
+    cov = CovalentRadius.radius
+    max_cut = COVALENT_BOND_FACTOR * 2 * max(cov.get(el, 1.5) for el in anions)
+    sym = np.array(symbols)
+    anion_sites = [i for i, el in enumerate(symbols) if el in anions]
+    c_idx, p_idx, _img, dists = structure.get_neighbor_list(
+        max_cut, sites=[structure[i] for i in anion_sites]
+    )
+    bonded: dict[str, set[int]] = {el: set() for el in anions}
+    for c, p, d in zip(c_idx.tolist(), p_idx.tolist(), dists.tolist(), strict=True):
+        a, b = symbols[anion_sites[c]], str(sym[p])
+        if b not in anions or b == a or _electronegativity(b) <= _electronegativity(a):
+            continue
+        if d < COVALENT_BOND_FACTOR * (cov.get(a, 1.5) + cov.get(b, 1.5)):
+            bonded[a].add(anion_sites[c])
+    for el in anions:
+        if len(bonded[el]) * 2 > counts[el]:
+            states[el] = float(Element(el).max_oxidation_state or 1)
+    return states
+
+
+#: Anion radii (A, crystal-radius scale like pymatgen's Shannon table: Pauling ionic - 0.14)
+#: for anions missing from the Shannon table.
+FALLBACK_ANION_RADII_A = {
+    "H": 1.26,
+    "C": 2.46,
+    "Si": 2.57,
+    "Ge": 2.58,
+    "Sn": 2.80,
+    "P": 1.98,
+    "As": 2.08,
+    "Sb": 2.31,
+    "Bi": 2.40,
+    "B": 1.90,
+}
 
 
 def _radius(el: str, oxi: float) -> float:
+    """Radius (A) of ``el`` in oxidation state ``oxi`` (Shannon crystal radius, fallbacks)."""
     state = int(round(oxi))
     if state != 0:
         try:
-            r = Species(el, state).ionic_radius
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                r = Species(el, state).ionic_radius
             if r is not None:
                 return float(r)
         except Exception:  # noqa: BLE001 - unknown state
             pass
     e = Element(el)
+    if oxi < 0:
+        if el in FALLBACK_ANION_RADII_A:
+            return FALLBACK_ANION_RADII_A[el]
+        return float(e.atomic_radius or 1.2) + 0.8
     r = e.average_ionic_radius
     if r and float(r) > 0:
         return float(r)
@@ -223,6 +286,7 @@ def find_polyanions(
     rel_cutoff: float = 1.25,
     max_distance_A: float = 4.5,
     min_coordination: int = 2,
+    exclude_centres: tuple[str, ...] = ("H",),
 ) -> list[Polyanion]:
     """Find the polyhedra centred on cations other than the mobile ion.
 
@@ -242,6 +306,9 @@ def find_polyanions(
         No bond is longer than this (A).
     min_coordination : int, default 2
         Centres with fewer ligands are not returned.
+    exclude_centres : tuple of str, default ("H",)
+        Cations that never centre a polyhedron (H+ belongs to OH-/H2O/NH4+ groups; its
+        hydrogen bonds would otherwise link polyhedra).
 
     Returns
     -------
@@ -253,7 +320,9 @@ def find_polyanions(
     symbols = majority_symbols(structure)
     states = element_roles(structure)
     anion_els = {el for el, v in states.items() if v < 0}
-    centre_els = {el for el, v in states.items() if v > 0 and el != mobile_ion}
+    centre_els = {
+        el for el, v in states.items() if v > 0 and el != mobile_ion and el not in exclude_centres
+    }
     centres = [i for i, el in enumerate(symbols) if el in centre_els]
     if not centres or not anion_els:
         return []
