@@ -1,1 +1,227 @@
+"""MLflow tracking and the model registry -- the only part of mlkit that imports mlflow.
 
+Store: ``tracking_uri`` argument > ``$MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db`` in
+the current directory (artefacts of a new experiment in a SQLite store go to
+``mlartifacts/`` next to the database file).
+
+Layout of one ``mlkit train``:
+
+* parent run (``mlkit.role=train``): settings as params, sha256 of labels and features,
+  the feature list after filtering, dropped features, dataset report, the chosen
+  model's CV metrics, figures, tables, and the final model (pyfunc, signature, input
+  example), registered as ``models:/<name>@<alias>``;
+* one nested child run per model family (``mlkit.role=cv``): tuned hyperparameters per
+  fold, ``<metric>`` per outer fold (step = fold), ``<metric>_mean`` / ``<metric>_std``,
+  and its out-of-fold predictions. Metric names are the same for every model so runs
+  line up in the MLflow compare view.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+DEFAULT_TRACKING_URI_NAME = "mlflow.db"
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """``tracking_uri`` > ``$MLFLOW_TRACKING_URI`` > ``sqlite:///<cwd>/mlflow.db``."""
+    if tracking_uri:
+        return str(tracking_uri)
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_URI_NAME}"
+
+
+def _sqlite_dir(uri: str) -> Path | None:
+    if uri.startswith("sqlite:///"):
+        return Path(uri[len("sqlite:///"):]).resolve().parent
+    return None
+
+
+def _setup(tracking_uri: str | None, experiment: str | None = None) -> str:
+    import logging
+
+    import mlflow
+
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    if experiment is not None:
+        client = mlflow.MlflowClient()
+        if client.get_experiment_by_name(experiment) is None:
+            base = _sqlite_dir(uri)
+            location = (base / "mlartifacts" / experiment).as_uri() if base else None
+            client.create_experiment(experiment, artifact_location=location)
+        mlflow.set_experiment(experiment)
+    return uri
+
+
+def _flat_params(settings: dict[str, Any]) -> dict[str, str]:
+    skip = {"train_min", "train_max", "input_columns", "feature_columns", "categorical"}
+    out = {}
+    for k, v in settings.items():
+        if k in skip:
+            continue
+        text = json.dumps(v, default=str) if isinstance(v, (list, dict, tuple)) else str(v)
+        out[k] = text[:6000]
+    return out
+
+
+def _finite(metrics: dict[str, float]) -> dict[str, float]:
+    import math
+
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)}
+
+
+def log_training(
+    result,
+    *,
+    experiment: str = "mlkit",
+    tracking_uri: str | None = None,
+    register_name: str | None = None,
+    alias: str = "champion",
+    run_name: str | None = None,
+    params: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Log a :class:`mlkit.models.train.TrainResult` to MLflow (see module docstring).
+
+    Returns
+    -------
+    dict with ``run_id``, ``model_uri`` (``runs:/<run_id>/model``), ``child_run_ids``,
+    ``tracking_uri`` and ``registered`` (``{"name", "version", "alias"}`` or None).
+    """
+    import joblib
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from mlkit.tracking._pyfunc import MlkitPyfuncModel, predict_frame
+
+    uri = _setup(tracking_uri, experiment)
+    trainer = result.trainer
+    settings = result.settings
+    out = Path(result.output_dir)
+    child_ids: dict[str, str] = {}
+    with mlflow.start_run(run_name=run_name or f"train-{settings['target']}") as parent:
+        mlflow.set_tags({"mlkit.role": "train", "mlkit.target": settings["target"],
+                         "mlkit.task": trainer.task})
+        mlflow.log_params(_flat_params(settings))
+        mlflow.log_params({
+            "models": ",".join(trainer.cv_results_), "outer_folds": trainer.outer_folds,
+            "val_fraction": trainer.val_fraction, "n_trials": trainer.n_trials,
+            "seed": trainer.seed, "corr_threshold": trainer.corr_threshold,
+            "n_samples": len(trainer.y_), "n_features": len(trainer.feature_columns_),
+            **{k: v for k, v in (params or {}).items() if k != "wall_time_s"},
+        })
+        if params and "wall_time_s" in params:
+            mlflow.log_metric("wall_time_s", float(params["wall_time_s"]))
+        best = trainer.cv_results_[trainer.best_model_]
+        mlflow.log_metrics(_finite(best.summary()))
+        for name, res in trainer.cv_results_.items():
+            with mlflow.start_run(run_name=name, nested=True) as child:
+                child_ids[name] = child.info.run_id
+                mlflow.set_tags({"mlkit.role": "cv", "mlkit.model": name,
+                                 "mlkit.target": settings["target"]})
+                mlflow.log_params({
+                    "model": name, "task": trainer.task, "outer_folds": trainer.outer_folds,
+                    "n_trials": trainer.n_trials, "seed": trainer.seed,
+                    "n_features": len(trainer.feature_columns_),
+                    "features_sha256": (params or {}).get("features_sha256", ""),
+                    "labels_sha256": (params or {}).get("labels_sha256", ""),
+                })
+                mlflow.log_metrics(_finite(res.summary()))
+                if hasattr(res, "wall_time_s"):
+                    mlflow.log_metric("wall_time_s", float(res.wall_time_s))
+                for fold, row in res.fold_metrics.iterrows():
+                    mlflow.log_metrics(_finite(row.to_dict()), step=int(fold))
+                mlflow.log_dict({"best_params_per_fold": res.best_params,
+                                 "val_score_per_fold": res.val_scores},
+                                "best_params_per_fold.json")
+                with tempfile.TemporaryDirectory() as tmp:
+                    p = Path(tmp) / "oof_predictions.csv"
+                    res.oof.to_csv(p, index=False)
+                    mlflow.log_artifact(str(p))
+        mlflow.log_dict({"features": trainer.feature_columns_}, "feature_columns.json")
+        for path in list(result.tables.values()) + list(result.figures.values()):
+            if Path(path).exists():
+                mlflow.log_artifact(str(path), artifact_path="figures"
+                                    if str(path).endswith(".png") else "tables")
+        # final model as pyfunc
+        model_dir = out / "final_model"
+        model_dir.mkdir(exist_ok=True)
+        joblib.dump(trainer.pipeline_, model_dir / "pipeline.joblib")
+        (model_dir / "settings.json").write_text(json.dumps(settings, indent=1, default=str))
+        example = _input_example(trainer, settings)
+        output = predict_frame(trainer.pipeline_, settings, example)
+        signature = infer_signature(example, output)
+        import sklearn
+
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=MlkitPyfuncModel(),
+            artifacts={"pipeline": str(model_dir / "pipeline.joblib"),
+                       "settings": str(model_dir / "settings.json")},
+            signature=signature,
+            input_example=example,
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}", "mlkit"],
+            metadata={"mlkit_settings": json.dumps(
+                {k: settings[k] for k in ("task", "target", "featurizers", "mobile_ion",
+                                          "disorder", "model")}, default=str)},
+        )
+        run_id = parent.info.run_id
+        registered = None
+        if register_name:
+            client = mlflow.MlflowClient()
+            mv = mlflow.register_model(info.model_uri, register_name)
+            client.set_registered_model_alias(register_name, alias, mv.version)
+            registered = {"name": register_name, "version": str(mv.version), "alias": alias}
+            mlflow.set_tag("mlkit.registered", f"models:/{register_name}@{alias}")
+    return {
+        "run_id": run_id,
+        "model_uri": f"runs:/{run_id}/model",
+        "logged_model_uri": info.model_uri,
+        "child_run_ids": child_ids,
+        "tracking_uri": uri,
+        "registered": registered,
+    }
+
+
+def _input_example(trainer, settings: dict[str, Any]):
+    import pandas as pd
+
+    X = pd.DataFrame(trainer.X_raw_ if hasattr(trainer, "X_raw_") else trainer.X_).head(3)
+    cols = [c for c in settings["input_columns"] if c in X.columns]
+    X = X[cols].copy()
+    for c in cols:
+        if c not in settings["categorical"]:
+            X[c] = X[c].astype(float)
+        else:
+            X[c] = X[c].astype(str)
+    return X.reset_index(drop=True)
+
+
+def load_model(model_uri: str, *, tracking_uri: str | None = None):
+    """Load a pyfunc model logged by :func:`log_training`.
+
+    Returns
+    -------
+    pipeline : fitted sklearn Pipeline
+    settings : dict
+        Featurization settings and training ranges stored with the model.
+    """
+    import mlflow
+
+    _setup(tracking_uri)
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except Exception as exc:  # mlflow raises many types; keep the message one line
+        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RuntimeError(f"{model_uri}: cannot load model ({msg})") from exc
+    python_model = model.unwrap_python_model()
+    return python_model.pipeline, python_model.settings

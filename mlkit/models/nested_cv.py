@@ -1,0 +1,224 @@
+"""Nested cross-validation with Optuna, as in the rotation-screening paper.
+
+Each of ``outer_folds`` folds holds out ``1/outer_folds`` of the rows as *test*
+(10 % for 10 folds). The remaining rows are split ``1 - val_fraction`` /
+``val_fraction`` (80/20) into *train* and *validation* -> 72/18/10 overall.
+Optuna (``TPESampler(seed)``) tunes the hyperparameters: every trial fits the
+pipeline (imputer + scaler + model) on *train* and scores the primary metric on
+*validation*. The best parameters are then refitted on train + validation (90 %)
+and the *test* fold is only scored -- it is never seen by tuning or fitting.
+Splits are stratified for classification and seeded.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlkit.models.metrics import PRIMARY, score
+from mlkit.models.preprocessing import make_pipeline
+from mlkit.models.zoo import get_model
+
+
+@dataclass
+class CVResult:
+    """Outcome of :func:`nested_cv` for one model family.
+
+    Attributes
+    ----------
+    model : str
+    fold_metrics : DataFrame of shape (outer_folds, n_metrics), index = fold
+    best_params : list of dict, one per fold
+    oof : DataFrame
+        Out-of-fold predictions: ``id, fold, y_true, y_pred`` (+ ``proba`` for binary
+        classification), one row per sample.
+    val_scores : list of float
+        Best validation primary-metric value per fold.
+    """
+
+    model: str
+    task: str
+    fold_metrics: pd.DataFrame
+    best_params: list[dict[str, Any]]
+    oof: pd.DataFrame
+    val_scores: list[float] = field(default_factory=list)
+
+    @property
+    def mean(self) -> pd.Series:
+        return self.fold_metrics.mean(skipna=True)
+
+    @property
+    def std(self) -> pd.Series:
+        return self.fold_metrics.std(skipna=True, ddof=0)
+
+    def summary(self) -> dict[str, float]:
+        """``{"<metric>_mean": .., "<metric>_std": ..}`` over the outer folds."""
+        out = {}
+        for k in self.fold_metrics.columns:
+            out[f"{k}_mean"] = float(self.mean[k])
+            out[f"{k}_std"] = float(self.std[k])
+        return out
+
+
+def _predict(pipe, X: pd.DataFrame, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    pred = pipe.predict(X)
+    proba = None
+    if task == "classification" and hasattr(pipe, "predict_proba"):
+        p = pipe.predict_proba(X)
+        proba = p[:, 1] if p.shape[1] == 2 else p
+    return np.asarray(pred), proba
+
+
+def split_train_val(
+    y: pd.Series, task: str, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the train and validation rows of ``y`` (stratified when possible)."""
+    from sklearn.model_selection import train_test_split
+
+    pos = np.arange(len(y))
+    strat = y.to_numpy() if task == "classification" else None
+    try:
+        tr, va = train_test_split(pos, test_size=val_fraction, random_state=seed, stratify=strat)
+    except ValueError:  # a class too small to stratify inside this fold
+        tr, va = train_test_split(pos, test_size=val_fraction, random_state=seed)
+    return np.sort(tr), np.sort(va)
+
+
+def tune(
+    model: str,
+    task: str,
+    X_train: pd.DataFrame,
+    y_train: pd.Series,
+    X_val: pd.DataFrame,
+    y_val: pd.Series,
+    *,
+    n_trials: int = 20,
+    seed: int = 0,
+) -> tuple[dict[str, Any], float]:
+    """Optuna search of ``model``'s space: fit on train, primary metric on validation.
+
+    Returns
+    -------
+    best_params : dict
+    best_value : float
+        Primary metric on the validation rows for ``best_params``.
+    """
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    spec = get_model(model)
+    metric, greater = PRIMARY[task]
+    if n_trials <= 0:
+        raise ValueError(f"n_trials must be >= 1, got {n_trials}")
+
+    def objective(trial) -> float:
+        params = spec.suggest(trial, task)
+        pipe = make_pipeline(spec.build(task, params, seed))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pipe.fit(X_train, y_train)
+            pred, proba = _predict(pipe, X_val, task)
+        value = score(task, y_val, pred, proba)[metric]
+        return value if np.isfinite(value) else (-np.inf if greater else np.inf)
+
+    sampler = optuna.samplers.TPESampler(seed=seed)
+    study = optuna.create_study(direction="maximize" if greater else "minimize", sampler=sampler)
+    logging.getLogger("optuna").setLevel(logging.WARNING)
+    study.optimize(objective, n_trials=n_trials, show_progress_bar=False)
+    return dict(study.best_params), float(study.best_value)
+
+
+def fit_pipeline(model: str, task: str, params: dict[str, Any], X, y, seed: int = 0):
+    """Build and fit ``imputer -> scaler -> model`` with fixed ``params``."""
+    pipe = make_pipeline(get_model(model).build(task, params, seed))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pipe.fit(X, y)
+    return pipe
+
+
+def outer_splits(y: pd.Series, task: str, outer_folds: int, seed: int):
+    """List of (train_val_positions, test_positions) for the outer folds."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if outer_folds < 2:
+        raise ValueError(f"outer_folds must be >= 2, got {outer_folds}")
+    if outer_folds > len(y):
+        raise ValueError(f"outer_folds={outer_folds} exceeds the number of rows ({len(y)})")
+    if task == "classification":
+        splitter = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a class smaller than n_splits: still usable
+            return list(splitter.split(np.zeros(len(y)), y.to_numpy()))
+    splitter = KFold(n_splits=outer_folds, shuffle=True, random_state=seed)
+    return list(splitter.split(np.zeros(len(y))))
+
+
+def nested_cv(
+    X: pd.DataFrame,
+    y: pd.Series,
+    model: str,
+    task: str,
+    *,
+    outer_folds: int = 10,
+    val_fraction: float = 0.2,
+    n_trials: int = 20,
+    seed: int = 0,
+    progress: bool = True,
+) -> CVResult:
+    """Nested CV of one model family (see module docstring).
+
+    Parameters
+    ----------
+    X : DataFrame of shape (n_samples, n_features), numeric (NaN allowed)
+    y : Series of shape (n_samples,)
+    model : str
+        Name in :data:`mlkit.models.zoo.MODELS`.
+    task : {"classification", "regression"}
+    outer_folds : int
+    val_fraction : float
+        Fraction of the non-test rows used for validation (0.2 -> 72/18/10).
+    n_trials : int
+        Optuna trials per fold.
+    seed : int
+        Seeds the outer split, inner splits (``seed + fold``), the sampler and the models.
+    """
+    from tqdm.auto import tqdm
+
+    folds = outer_splits(y, task, outer_folds, seed)
+    rows: list[dict[str, float]] = []
+    params_all: list[dict[str, Any]] = []
+    val_scores: list[float] = []
+    oof_parts: list[pd.DataFrame] = []
+    for k, (trval, test) in enumerate(
+        tqdm(folds, desc=f"nested CV {model}", disable=not progress, leave=False)
+    ):
+        X_trval, y_trval = X.iloc[trval], y.iloc[trval]
+        tr, va = split_train_val(y_trval, task, val_fraction, seed + k)
+        params, val = tune(
+            model, task, X_trval.iloc[tr], y_trval.iloc[tr], X_trval.iloc[va], y_trval.iloc[va],
+            n_trials=n_trials, seed=seed + k,
+        )
+        pipe = fit_pipeline(model, task, params, X_trval, y_trval, seed)
+        pred, proba = _predict(pipe, X.iloc[test], task)
+        rows.append(score(task, y.iloc[test], pred, proba))
+        params_all.append(params)
+        val_scores.append(val)
+        part = pd.DataFrame(
+            {"id": X.index[test].astype(str), "fold": k, "y_true": y.iloc[test].to_numpy(),
+             "y_pred": pred}
+        )
+        if proba is not None and np.ndim(proba) == 1:
+            part["proba"] = proba
+        oof_parts.append(part)
+    fold_metrics = pd.DataFrame(rows)
+    fold_metrics.index.name = "fold"
+    oof = pd.concat(oof_parts, ignore_index=True)
+    order = {i: n for n, i in enumerate(X.index.astype(str))}
+    oof = oof.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
+    return CVResult(model, task, fold_metrics, params_all, oof, val_scores)
