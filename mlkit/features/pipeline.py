@@ -1,0 +1,448 @@
+"""Files or structures in, one feature table out: parallel, cached, one row per input.
+
+Row layout: ``id`` (file stem or mapping key), ``source`` (path or key), ``error``
+(``""`` when every feature was computed), ``disorder`` (the strategy's note, e.g.
+``"ordered"`` or ``"average:12 partial sites"``), ``connectivity`` (framework class,
+``""`` when unknown), then the features of each featurizer in the order requested.
+
+Errors: an input that cannot be read or fails validation becomes a row with every
+feature NaN and ``error`` holding the reason. A featurizer that cannot compute some or
+all of its features (no mobile ion, no oxidation states, no polyanions, ...) leaves those
+NaN and appends ``"<group>: <reason>"`` to ``error`` (reasons joined by ``"; "``); the other
+features of the row are kept.
+
+Cache: each row is stored as JSON under ``<cache_dir>/<key[:2]>/<key>.json`` as soon as it
+is computed (so the cache doubles as a checkpoint: a killed run loses no finished row).
+The key hashes the file's bytes (or the structure's JSON), the featurizer names and
+parameters, the mobile ion, the disorder strategy, ``max_sites``, the mlkit version and a
+hash of the source code of ``mlkit.features`` and ``mlkit.structures``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlkit.errors import MlkitError, StructureError
+from mlkit.features.base import (
+    DEFAULT_FEATURIZERS,
+    BaseFeaturizer,
+    FeatureUnavailable,
+    get_featurizer,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pymatgen.core import Structure
+
+__all__ = [
+    "META_COLUMNS",
+    "default_cache_dir",
+    "featurize_paths",
+    "featurize_structures",
+    "feature_columns",
+    "resolve_featurizers",
+    "write_table",
+]
+
+#: the non-feature columns, in order
+META_COLUMNS = ("id", "source", "error", "disorder", "connectivity")
+
+#: bump when the row layout changes
+CACHE_SCHEMA = 1
+
+
+def default_cache_dir() -> Path:
+    """``$MLKIT_CACHE_DIR/features`` when set, else ``./.mlkit_cache/features``."""
+    root = os.environ.get("MLKIT_CACHE_DIR")
+    return (Path(root) if root else Path.cwd() / ".mlkit_cache") / "features"
+
+
+def resolve_featurizers(
+    featurizers: Sequence[str | BaseFeaturizer] | None, mobile_ion: str = "Na"
+) -> list[BaseFeaturizer]:
+    """Instances for names (``mobile_ion`` passed where accepted) or given instances."""
+    names: Iterable[str | BaseFeaturizer] = featurizers or DEFAULT_FEATURIZERS
+    out: list[BaseFeaturizer] = []
+    for item in names:
+        if isinstance(item, BaseFeaturizer):
+            out.append(item)
+            continue
+        for name in str(item).split(","):
+            name = name.strip()
+            if name == "default":
+                out.extend(get_featurizer(n, mobile_ion=mobile_ion) for n in DEFAULT_FEATURIZERS)
+            elif name:
+                out.append(get_featurizer(name, mobile_ion=mobile_ion))
+    seen: set[str] = set()
+    unique = []
+    for f in out:
+        if f.name not in seen:
+            seen.add(f.name)
+            unique.append(f)
+    return unique
+
+
+def feature_columns(featurizers: Sequence[BaseFeaturizer]) -> list[str]:
+    """Feature column names of ``featurizers`` (raises on duplicate labels)."""
+    cols: list[str] = []
+    for f in featurizers:
+        cols.extend(f.feature_labels())
+    dup = {c for c in cols if cols.count(c) > 1}
+    if dup:
+        raise ValueError(f"featurizers produce duplicate columns: {sorted(dup)}")
+    return cols
+
+
+@lru_cache(maxsize=1)
+def _code_hash() -> str:
+    import mlkit.features
+    import mlkit.structures
+
+    h = hashlib.sha256()
+    for pkg in (mlkit.features, mlkit.structures):
+        for p in sorted(Path(pkg.__file__).parent.glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _settings_hash(
+    featurizers: Sequence[BaseFeaturizer], mobile_ion: str, disorder: str, max_sites: int
+) -> str:
+    from mlkit import __version__
+
+    settings = {
+        "schema": CACHE_SCHEMA,
+        "version": __version__,
+        "code": _code_hash(),
+        "featurizers": [
+            [f.name, sorted((k, repr(v)) for k, v in f.get_params().items())] for f in featurizers
+        ],
+        "mobile_ion": mobile_ion,
+        "disorder": disorder,
+        "max_sites": int(max_sites),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+
+
+def _cache_file(cache_dir: Path, key: str) -> Path:
+    return cache_dir / key[:2] / f"{key}.json"
+
+
+def _load_cached(cache_dir: Path, key: str) -> dict[str, Any] | None:
+    path = _cache_file(cache_dir, key)
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def _store_cached(cache_dir: Path, key: str, row: dict[str, Any]) -> None:
+    path = _cache_file(cache_dir, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        json.dump(row, fh)
+    os.replace(tmp, path)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, StructureError):
+        return exc.reason
+    if isinstance(exc, MlkitError):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _featurize_one(
+    row_id: str,
+    source: str,
+    payload: str | Structure,
+    featurizers: Sequence[BaseFeaturizer],
+    mobile_ion: str,
+    disorder: str,
+    max_sites: int,
+) -> dict[str, Any]:
+    """One row: read (if a path), validate, resolve disorder, run every featurizer."""
+    from mlkit.features.context import StructureContext
+    from mlkit.structures import read_structure, resolve_disorder, validate_structure
+
+    row: dict[str, Any] = {
+        "id": row_id,
+        "source": source,
+        "error": "",
+        "disorder": "",
+        "connectivity": "",
+    }
+    for col in feature_columns(featurizers):
+        row[col] = math.nan
+    try:
+        structure = read_structure(payload) if isinstance(payload, str | Path) else payload
+        validate_structure(structure, source, max_sites=max_sites)
+        structure, note = resolve_disorder(structure, disorder, source)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes this row's error
+        row["error"] = _one_line(exc)
+        return row
+    row["disorder"] = note
+    ctx = StructureContext(structure, source, disorder=note)
+    try:
+        row["connectivity"] = str(ctx.connectivity(mobile_ion).framework_class)
+    except FeatureUnavailable as exc:
+        ctx.add_error("connectivity", _one_line(exc))
+    for f in featurizers:
+        labels = f.feature_labels()
+        try:
+            values = f.featurize(ctx)
+            if len(values) != len(labels):
+                raise RuntimeError(f"{len(values)} values for {len(labels)} labels")
+        except Exception as exc:  # noqa: BLE001 - reason recorded, other groups go on
+            ctx.add_error(f.name, _one_line(exc))
+            continue
+        for label, value in zip(labels, values, strict=True):
+            row[label] = float(value)
+    row["error"] = "; ".join(
+        f"{group}: {reason}" for group, reasons in ctx.errors.items() for reason in reasons
+    )
+    return row
+
+
+def _featurize_chunk(
+    items: Sequence[tuple[str, str, str | Structure, str]],
+    featurizers: Sequence[BaseFeaturizer],
+    mobile_ion: str,
+    disorder: str,
+    max_sites: int,
+    cache_dir: str | None,
+) -> list[tuple[int, dict[str, Any]]]:
+    """Worker: featurize a chunk, writing each finished row to the cache at once."""
+    import warnings
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for index, (row_id, source, payload, key) in enumerate(items):
+            row = _featurize_one(
+                row_id, source, payload, featurizers, mobile_ion, disorder, max_sites
+            )
+            if cache_dir is not None:
+                _store_cached(Path(cache_dir), key, row)
+            out.append((index, row))
+    return out
+
+
+def _run(
+    items: list[tuple[str, str, str | Structure, str]],
+    *,
+    featurizers: Sequence[str | BaseFeaturizer] | None,
+    mobile_ion: str,
+    disorder: str,
+    max_sites: int,
+    n_jobs: int,
+    cache_dir: str | Path | None,
+    use_cache: bool,
+    progress: bool,
+    chunk_size: int | None,
+) -> pd.DataFrame:
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from mlkit.structures import DISORDER_STRATEGIES
+
+    if disorder not in DISORDER_STRATEGIES:
+        raise ValueError(
+            f"unknown disorder strategy {disorder!r}; choose from {DISORDER_STRATEGIES}"
+        )
+    if max_sites < 1:
+        raise ValueError(f"max_sites must be >= 1, got {max_sites}")
+    fz = resolve_featurizers(featurizers, mobile_ion)
+    columns = list(META_COLUMNS) + feature_columns(fz)
+    settings = _settings_hash(fz, mobile_ion, disorder, max_sites)
+    cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+
+    rows: list[dict[str, Any] | None] = [None] * len(items)
+    todo: list[tuple[int, tuple[str, str, str | Structure, str]]] = []
+    for i, (row_id, source, payload, content_hash) in enumerate(items):
+        key = hashlib.sha256(f"{settings}:{content_hash}".encode()).hexdigest()
+        cached = _load_cached(cdir, key) if use_cache else None
+        if cached is not None:
+            cached["id"], cached["source"] = row_id, source
+            rows[i] = cached
+        else:
+            todo.append((i, (row_id, source, payload, key)))
+
+    bar = tqdm(
+        total=len(items),
+        initial=len(items) - len(todo),
+        disable=not progress,
+        desc="featurize",
+        unit="structure",
+    )
+    store = str(cdir) if use_cache else None
+    if todo:
+        if chunk_size is None:
+            chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
+        chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
+        args = (fz, mobile_ion, disorder, max_sites, store)
+        if n_jobs == 1:
+            results: Iterable[list[tuple[int, dict[str, Any]]]] = (
+                _featurize_chunk([it for _, it in chunk], *args) for chunk in chunks
+            )
+        else:
+            from joblib import Parallel, delayed
+
+            results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+                delayed(_featurize_chunk)([it for _, it in chunk], *args) for chunk in chunks
+            )
+        for chunk, result in zip(chunks, results, strict=True):
+            for local, row in result:
+                rows[chunk[local][0]] = row
+            bar.update(len(result))
+    bar.close()
+    df = pd.DataFrame([r for r in rows if r is not None], columns=columns)
+    for col in columns[len(META_COLUMNS) :]:
+        df[col] = df[col].astype(float)
+    for col in META_COLUMNS:
+        df[col] = df[col].fillna("").astype(str)
+    return df
+
+
+def _file_hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def featurize_paths(
+    paths: Sequence[str | Path],
+    *,
+    featurizers: Sequence[str | BaseFeaturizer] | None = None,
+    mobile_ion: str = "Na",
+    disorder: str = "average",
+    max_sites: int = 2000,
+    n_jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    chunk_size: int | None = None,
+) -> pd.DataFrame:
+    """Featurize structure files: one row per input file.
+
+    Parameters
+    ----------
+    paths : sequence of str or Path
+        Files, directories and globs (``mlkit.structures.collect_paths``).
+    featurizers : sequence of str or BaseFeaturizer, optional
+        Registered names (comma-separated lists and ``"default"`` allowed) or instances;
+        default :data:`~mlkit.features.base.DEFAULT_FEATURIZERS`.
+    mobile_ion : str, default "Na"
+        Mobile-ion element, passed to every featurizer that takes it.
+    disorder : {"average", "majority", "refuse"}
+        Disorder strategy (``mlkit.structures.resolve_disorder``); recorded per row.
+    max_sites : int, default 2000
+        Larger structures become error rows.
+    n_jobs : int, default 1
+        Worker processes (joblib loky); ``-1`` = all cores.
+    cache_dir : str or Path, optional
+        Row cache; default :func:`default_cache_dir`.
+    progress : bool, default True
+        Show a tqdm progress bar.
+    use_cache : bool, default True
+        False: neither read nor write the cache.
+    chunk_size : int, optional
+        Structures per parallel task (default: about 8 tasks per worker, at most 16).
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_inputs, 5 + n_features)
+        Columns ``id, source, error, disorder, connectivity`` then the features.
+    """
+    from mlkit.structures import collect_paths, structure_id
+
+    files = collect_paths(paths)
+    items = []
+    for p in files:
+        try:
+            digest = _file_hash(p)
+        except OSError as exc:
+            digest = f"unreadable:{p}:{exc}"
+        items.append((structure_id(p), str(p), str(p), digest))
+    return _run(
+        items,
+        featurizers=featurizers,
+        mobile_ion=mobile_ion,
+        disorder=disorder,
+        max_sites=max_sites,
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+        chunk_size=chunk_size,
+    )
+
+
+def featurize_structures(
+    structures: Mapping[str, Structure],
+    *,
+    featurizers: Sequence[str | BaseFeaturizer] | None = None,
+    mobile_ion: str = "Na",
+    disorder: str = "average",
+    max_sites: int = 2000,
+    n_jobs: int = 1,
+    cache_dir: str | Path | None = None,
+    progress: bool = True,
+    use_cache: bool = True,
+    chunk_size: int | None = None,
+) -> pd.DataFrame:
+    """Featurize in-memory structures ``{id: Structure}``; same options and table as
+    :func:`featurize_paths` (``source`` = ``id``; cache key = hash of the structure's JSON).
+    """
+    items = []
+    for key, s in structures.items():
+        digest = hashlib.sha256(json.dumps(s.as_dict(), sort_keys=True, default=str).encode())
+        items.append((str(key), str(key), s, digest.hexdigest()))
+    return _run(
+        items,
+        featurizers=featurizers,
+        mobile_ion=mobile_ion,
+        disorder=disorder,
+        max_sites=max_sites,
+        n_jobs=n_jobs,
+        cache_dir=cache_dir,
+        use_cache=use_cache,
+        progress=progress,
+        chunk_size=chunk_size,
+    )
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write a feature table to ``.csv`` or ``.parquet`` (atomically: temp file + rename)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise ValueError(f"{path}: output must end in .csv or .parquet")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    if suffix == ".csv":
+        df.to_csv(tmp, index=False)
+    else:
+        df.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN202 - tiny helper for the CLI
+    t0 = time.perf_counter()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - t0
