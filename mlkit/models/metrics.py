@@ -33,16 +33,16 @@ def classification_metrics(y_true, y_pred, proba=None) -> dict[str, float]:
     y_pred = np.asarray(y_pred)
     n_classes = max(int(np.max(y_true)), int(np.max(y_pred))) + 1
     binary = n_classes <= 2
-    out = {
-        "f1": float(skm.f1_score(y_true, y_pred, average="binary" if binary else "macro",
-                                 zero_division=0)),
-        "accuracy": float(skm.accuracy_score(y_true, y_pred)),
-        "mcc": float(skm.matthews_corrcoef(y_true, y_pred)),
-        "roc_auc": float("nan"),
-    }
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        out["balanced_accuracy"] = float(skm.balanced_accuracy_score(y_true, y_pred))
+        warnings.simplefilter("ignore")  # single-class folds: sklearn warns, values stay defined
+        out = {
+            "f1": float(skm.f1_score(y_true, y_pred, average="binary" if binary else "macro",
+                                     zero_division=0)),
+            "accuracy": float(skm.accuracy_score(y_true, y_pred)),
+            "mcc": float(skm.matthews_corrcoef(y_true, y_pred)),
+            "roc_auc": float("nan"),
+            "balanced_accuracy": float(skm.balanced_accuracy_score(y_true, y_pred)),
+        }
     if proba is not None and len(np.unique(y_true)) > 1:
         proba = np.asarray(proba)
         try:

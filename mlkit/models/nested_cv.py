@@ -39,6 +39,10 @@ class CVResult:
         classification), one row per sample.
     val_scores : list of float
         Best validation primary-metric value per fold.
+    splits : list of dict
+        Per fold the ids of the ``train``, ``val`` and ``test`` rows.
+    pipelines : list
+        The fitted per-fold pipelines (only with ``keep_pipelines=True``).
     """
 
     model: str
@@ -47,6 +51,8 @@ class CVResult:
     best_params: list[dict[str, Any]]
     oof: pd.DataFrame
     val_scores: list[float] = field(default_factory=list)
+    splits: list[dict[str, list[str]]] = field(default_factory=list)
+    pipelines: list[Any] = field(default_factory=list)
 
     @property
     def mean(self) -> pd.Series:
@@ -170,6 +176,7 @@ def nested_cv(
     n_trials: int = 20,
     seed: int = 0,
     progress: bool = True,
+    keep_pipelines: bool = False,
 ) -> CVResult:
     """Nested CV of one model family (see module docstring).
 
@@ -187,6 +194,10 @@ def nested_cv(
         Optuna trials per fold.
     seed : int
         Seeds the outer split, inner splits (``seed + fold``), the sampler and the models.
+    progress : bool
+        tqdm bar over the outer folds.
+    keep_pipelines : bool
+        Keep each fold's fitted pipeline in ``CVResult.pipelines`` (for inspection).
     """
     from tqdm.auto import tqdm
 
@@ -195,6 +206,8 @@ def nested_cv(
     params_all: list[dict[str, Any]] = []
     val_scores: list[float] = []
     oof_parts: list[pd.DataFrame] = []
+    splits: list[dict[str, list[str]]] = []
+    pipelines: list[Any] = []
     for k, (trval, test) in enumerate(
         tqdm(folds, desc=f"nested CV {model}", disable=not progress, leave=False)
     ):
@@ -205,6 +218,11 @@ def nested_cv(
             n_trials=n_trials, seed=seed + k,
         )
         pipe = fit_pipeline(model, task, params, X_trval, y_trval, seed)
+        ids = X_trval.index.astype(str)
+        splits.append({"train": list(ids[tr]), "val": list(ids[va]),
+                       "test": list(X.index[test].astype(str))})
+        if keep_pipelines:
+            pipelines.append(pipe)
         pred, proba = _predict(pipe, X.iloc[test], task)
         rows.append(score(task, y.iloc[test], pred, proba))
         params_all.append(params)
@@ -221,4 +239,4 @@ def nested_cv(
     oof = pd.concat(oof_parts, ignore_index=True)
     order = {i: n for n, i in enumerate(X.index.astype(str))}
     oof = oof.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
-    return CVResult(model, task, fold_metrics, params_all, oof, val_scores)
+    return CVResult(model, task, fold_metrics, params_all, oof, val_scores, splits, pipelines)

@@ -4,8 +4,9 @@ Order used by :class:`mlkit.models.train.Trainer` (all label-free, so done once
 before the CV; imputation and scaling are fitted inside each fold):
 
 1. :func:`encode_categoricals` -- one-hot ``connectivity`` with a *fixed* category
-   list (so training and prediction give identical columns); other non-numeric
-   columns are dropped and reported.
+   list (so training and prediction give identical columns) unless the table already
+   has the numeric columns ``connectivity_<class>`` (as ``mlkit.features`` writes them);
+   other non-numeric columns are dropped and reported.
 2. :func:`drop_constant` -- constant or all-NaN columns are dropped and reported.
 3. :func:`redundancy_filter` -- of every pair with |Pearson r| > threshold the
    *later* column (in the table's fixed column order) is dropped; pairs reported.
@@ -70,6 +71,8 @@ def encode_categoricals(
         series = X[col]
         if col in categorical:
             cats = list(categorical[col])
+            if all(f"{col}_{cat}" in X.columns for cat in cats):
+                continue  # the table already carries this one-hot encoding
             values = series.astype(str)
             unknown = sorted(set(values[~values.isin(cats)]) - {"nan", "None", ""})
             if unknown:
