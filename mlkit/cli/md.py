@@ -1,0 +1,95 @@
+"""``mlkit md run`` and ``mlkit md analyze``: ML-potential MD and its labels."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def _temperature(value: str) -> float | str:
+    if value == "auto":
+        return "auto"
+    try:
+        return float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or 'auto', got {value!r}") from None
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """MD options shared by ``mlkit md run`` and ``mlkit label md``."""
+    p.add_argument("structures", nargs="+", help="structure files, directories or globs")
+    p.add_argument("--temperature-K", type=_temperature, default="auto",
+                   help="K, or 'auto' (800 K halides F/Cl/Br/I, 1300 K O/S/Se/Te)")
+    p.add_argument("--time-ps", type=float, default=60.0, help="production length (ps)")
+    p.add_argument("--timestep-fs", type=float, default=2.0)
+    p.add_argument("--equilibration-ps", type=float, default=2.0)
+    p.add_argument("--ensemble", choices=("nvt-nose-hoover", "nvt-langevin"),
+                   default="nvt-nose-hoover")
+    p.add_argument("--supercell-min-length-A", type=float, default=8.0,
+                   help="every perpendicular cell width >= this (A)")
+    p.add_argument("--potential", default="chgnet")
+    p.add_argument("--model-path", default=None, help="local weights (MACE, MatterSim, ORB)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--threads", type=int, default=None, help="torch threads per run")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
+    p.add_argument("--mobile-ion", default="Na")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--save-every", type=int, default=5, help="store a frame every N steps")
+    p.add_argument("--checkpoint-every", type=int, default=50,
+                   help="checkpoint every N stored frames")
+    p.add_argument("--jobs", type=int, default=1, help="local worker processes")
+    p.add_argument("--dask-address", default=None, help="Dask scheduler address")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def settings_from_args(args: argparse.Namespace):
+    from mlkit.md import MDSettings
+
+    return MDSettings(
+        temperature_K=args.temperature_K, time_ps=args.time_ps, timestep_fs=args.timestep_fs,
+        equilibration_ps=args.equilibration_ps, ensemble=args.ensemble,
+        supercell_min_length_A=args.supercell_min_length_A, potential=args.potential,
+        device=args.device, threads=args.threads, dtype=args.dtype, model_path=args.model_path,
+        mobile_ion=args.mobile_ion, seed=args.seed, save_every=args.save_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser("md", help="ML-potential molecular dynamics and its analysis")
+    sub = p.add_subparsers(dest="md_command", required=True)
+    r = sub.add_parser("run", help="run (or resume) NVT MD for each structure")
+    add_run_options(r)
+    r.add_argument("-o", "--output", required=True, help="output directory of the runs")
+    r.set_defaults(func=run)
+    a = sub.add_parser("analyze", help="label table from stored trajectories")
+    a.add_argument("directory", help="output directory of mlkit md run")
+    a.add_argument("-o", "--output", required=True, help="labels CSV")
+    a.add_argument("--include-partial", action="store_true",
+                   help="also analyse unfinished runs from the frames stored so far")
+    a.add_argument("--no-progress", action="store_true")
+    a.set_defaults(func=analyze)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.md_command == "analyze":
+        return analyze(args)
+    from mlkit.labels.md import run_md_structures
+
+    rows = run_md_structures(args.structures, args.output, settings_from_args(args),
+                             n_jobs=args.jobs, dask_address=args.dask_address,
+                             progress=not args.no_progress)
+    for r in rows.itertuples():
+        state = "skipped (finished before)" if r.skipped else r.status
+        print(f"{r.id}: {state}, {r.n_frames} frames" + (f" - {r.error}" if r.error else ""))
+    return 0 if (rows["status"] == "done").all() else 1
+
+
+def analyze(args: argparse.Namespace) -> int:
+    from mlkit.labels.md import analyze_runs
+
+    df = analyze_runs(args.directory, include_partial=args.include_partial,
+                      progress=not args.no_progress)
+    df.to_csv(args.output, index=False)
+    n_err = int((df["status"] == "error").sum())
+    print(f"wrote {len(df)} rows ({n_err} errors) to {args.output}")
+    return 0
