@@ -334,7 +334,7 @@ def analyze_trajectory(
         "coupling_n_events": coup.n_events,
         "vdos_center_mobile_THz": vdos_center,
         "libration_center_THz": lib_center,
-        "spectral_overlap_below_max": overlap,
+        "spectral_overlap": overlap,
         "velocity_source": vsource,
     }
     if return_curves:

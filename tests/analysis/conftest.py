@@ -63,21 +63,26 @@ OCTAHEDRON = np.array([[1, 0, 0], [-1, 0, 0], [0, 1, 0], [0, -1, 0], [0, 0, 1], 
 def rotor_crystal(n_frames: int, *, dt_ps: float = 0.01, a_A: float = 10.0,
                   d_r_per_ps: float = 0.0, libration_rad: float = 0.0,
                   na_d_A2_ps: float = 0.0, center_vib_A: float = 0.05,
-                  n_na: int = 8, bond_A: float = 2.4, seed: int = 0):
+                  n_na: int = 8, bond_A: float = 2.4, seed: int = 0, n_rotors: int = 8,
+                  center_d_A2_ps: float = 0.0, drift_A2_ps: float = 0.0):
     """Cubic cell with 8 octahedral 'NbCl6' rotors on a 2x2x2 grid and n_na Na.
 
     Rotors rotate by Brownian rotation (d_r) and/or librate (random +-libration);
     Na random-walk with na_d (A^2/ps) around interstitial sites plus 0.1 A noise.
+    ``center_d_A2_ps`` makes the rotor centres random-walk (a melt) and
+    ``drift_A2_ps`` moves the whole cell as one random walk (thermostat drift).
     Returns positions (T, N, 3), species, cell, centers, ligands.
     """
     rng = np.random.default_rng(seed)
     grid = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)], float)
-    centers0 = (grid + 0.25) * a_A / 2
+    centers0 = (grid[:n_rotors] + 0.25) * a_A / 2
     n_rot = len(centers0)
     rots = rigid_rotor_orientations(n_frames, n_rot, d_r_per_ps, dt_ps, seed) if d_r_per_ps \
         else np.broadcast_to(np.eye(3), (n_frames, n_rot, 3, 3))
     lib = rng.normal(scale=libration_rad, size=(n_frames, n_rot, 3)) if libration_rad else None
     pos_c = centers0[None] + rng.normal(scale=center_vib_A, size=(n_frames, n_rot, 3))
+    if center_d_A2_ps:
+        pos_c = pos_c + random_walk(n_frames, n_rot, center_d_A2_ps, dt_ps, seed + 2)
     lig = np.einsum("trij,lj->trli", rots, OCTAHEDRON) * bond_A  # (T, R, 6, 3)
     if lib is not None:
         lig = rotate(lig, np.broadcast_to(lib[:, :, None, :], lig.shape))
@@ -87,6 +92,8 @@ def rotor_crystal(n_frames: int, *, dt_ps: float = 0.01, a_A: float = 10.0,
     if na_d_A2_ps:
         na = na + random_walk(n_frames, n_na, na_d_A2_ps, dt_ps, seed + 1)
     positions = np.concatenate([pos_c, pos_l.reshape(n_frames, -1, 3), na], axis=1)
+    if drift_A2_ps:
+        positions = positions + random_walk(n_frames, 1, drift_A2_ps, dt_ps, seed + 3)
     species = ["Nb"] * n_rot + ["Cl"] * (6 * n_rot) + ["Na"] * n_na
     centers = np.arange(n_rot)
     ligands = [n_rot + 6 * r + np.arange(6) for r in range(n_rot)]
