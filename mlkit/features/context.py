@@ -49,6 +49,76 @@ def _integer_amounts(amounts: dict[str, float], max_multiplier: int = 60) -> dic
     )
 
 
+def _plausible(states: dict[str, float]) -> bool:
+    """Fallback guesses must keep the most electronegative element negative and the
+    least electronegative positive (rejects e.g. Na(-1) in NaCl2).
+    """
+    import warnings
+
+    from pymatgen.core import Element
+
+    if len(states) < 2:
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        en = {el: Element(el).X for el in states}
+    if any(math.isnan(v) for v in en.values()):
+        return False
+    most = max(en, key=en.__getitem__)
+    least = min(en, key=en.__getitem__)
+    return states[most] < 0 < states[least]
+
+
+def _single_valence_guess(
+    amounts: dict[str, float],
+    max_combinations: int = 200_000,
+    max_net_charge_fraction: float = 0.02,
+) -> dict[str, float]:
+    """One oxidation state per element from its common states, charge-balanced on the
+    (possibly fractional) composition; ties ranked by ICSD occurrence (pymatgen's
+    bond-valence priors). Exactly neutral assignments are preferred; refined occupancies
+    are rarely exactly neutral, so a net charge up to ``max_net_charge_fraction`` of the
+    total |charge| is accepted (the Ewald sum then adds pymatgen's neutralising
+    background). Used where the reduced integer formula is too large for
+    ``oxi_state_guesses`` (disordered structures such as Li6.4La3Zr1.4Ta0.6O12).
+    """
+    import itertools
+
+    from pymatgen.core import Element, Species
+    from pymatgen.core.bond_valence import PRIOR_PROB
+
+    els = sorted(amounts)
+    options = []
+    for el in els:
+        states = [s for s in Element(el).common_oxidation_states if s != 0] or [
+            s for s in Element(el).oxidation_states if s != 0
+        ]
+        if not states:
+            raise FeatureUnavailable(f"no known oxidation states for {el}")
+        options.append(states)
+    if math.prod(len(o) for o in options) > max_combinations:
+        raise FeatureUnavailable("too many oxidation-state combinations to enumerate")
+    best, best_key = None, None
+    for combo in itertools.product(*options):
+        charge = sum(amounts[el] * q for el, q in zip(els, combo, strict=True))
+        gross = sum(amounts[el] * abs(q) for el, q in zip(els, combo, strict=True))
+        if abs(charge) > max_net_charge_fraction * gross:
+            continue
+        score = sum(
+            amounts[el] * math.log(PRIOR_PROB.get(Species(el, q), 0) + 1.0)
+            for el, q in zip(els, combo, strict=True)
+        )
+        key = (abs(charge) > 1e-3 * gross, -score)  # neutral first, then most frequent
+        if best_key is None or key < best_key:
+            best, best_key = combo, key
+    if best is None:
+        raise FeatureUnavailable(
+            "no charge-balanced single-valence oxidation states for "
+            + "".join(f"{el}{amounts[el]:g}" for el in els)
+        )
+    return {el: float(q) for el, q in zip(els, best, strict=True)}
+
+
 def guess_oxidation_states(structure: Structure) -> dict[str, float]:
     """Oxidation state per element, guessed on the REDUCED composition.
 
@@ -57,7 +127,11 @@ def guess_oxidation_states(structure: Structure) -> dict[str, float]:
     (``Composition.oxi_state_guesses``, ICSD-frequency ranked) runs on the reduced
     composition (a fractional composition is first scaled to its smallest integer
     multiple) and the first guess is used for every site of the element. Common
-    oxidation states are tried first; when none balance, all known states are tried. Guessing
+    oxidation states are tried first; when none balance, all known states are tried and
+    the first plausible guess is kept (most electronegative element negative, least
+    electronegative positive). Formulas whose reduced integer form has more than
+    ``MAX_GUESS_ATOMS`` atoms (typical of partial occupancies) use one common state per
+    element instead (:func:`_single_valence_guess`). Guessing
     per site (``add_oxidation_state_by_guess``) gives the same states ~70x slower.
 
     Raises
@@ -88,21 +162,25 @@ def guess_oxidation_states(structure: Structure) -> dict[str, float]:
 
     comp = structure.composition.element_composition
     amounts = {el.symbol: float(a) for el, a in comp.items()}
-    integer = _integer_amounts(amounts)
-    reduced = Composition(integer).reduced_composition
-    if reduced.num_atoms > MAX_GUESS_ATOMS:
-        raise FeatureUnavailable(
-            f"reduced formula {reduced.reduced_formula} has {reduced.num_atoms:.0f} atoms "
-            f"(> {MAX_GUESS_ATOMS}): oxidation-state guess skipped"
-        )
+    try:
+        integer = _integer_amounts(amounts)
+        reduced = Composition(integer).reduced_composition
+        too_large = reduced.num_atoms > MAX_GUESS_ATOMS
+    except FeatureUnavailable:
+        too_large = True
+    if too_large:
+        # large or fractional formulas (disordered structures): one state per element
+        return _single_valence_guess(amounts)
     guesses: list = []
     for all_states in (False, True):  # common states first, then every known state
         try:
-            guesses = reduced.oxi_state_guesses(max_sites=-1, all_oxi_states=all_states)
+            guesses = list(reduced.oxi_state_guesses(max_sites=-1, all_oxi_states=all_states))
         except ValueError as exc:
             raise FeatureUnavailable(
                 f"cannot guess oxidation states for {reduced.reduced_formula}: {exc}"
             ) from exc
+        if all_states:
+            guesses = [g for g in guesses if _plausible(g)]
         if guesses:
             break
     if not guesses:

@@ -1,0 +1,151 @@
+"""featurize_paths / featurize_structures: error rows, cache, parallel, writers."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from mlkit.features import (
+    META_COLUMNS,
+    featurize_paths,
+    featurize_structures,
+    pipeline,
+    write_table,
+)
+
+
+@pytest.fixture
+def files(tmp_path, nacl, na3po4):
+    d = tmp_path / "in"
+    d.mkdir()
+    nacl.to(filename=str(d / "nacl.cif"))
+    na3po4.to(filename=str(d / "na3po4.vasp"), fmt="poscar")
+    (d / "garbage.cif").write_text("data_x\nthis is not a CIF at all\n")
+    overlap = Structure(Lattice.cubic(5.0), ["Na", "Cl", "Cl"], [[0, 0, 0], [0.5] * 3, [0.51] * 3])
+    overlap.to(filename=str(d / "overlap.vasp"), fmt="poscar")
+    # no Na at all: mobile-ion features need it
+    kcl = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(6.29), ["K", "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+    kcl.to(filename=str(d / "kcl.cif"))
+    return d
+
+
+def test_one_row_per_input_and_error_rows(files, tmp_path):
+    df = featurize_paths([files], cache_dir=tmp_path / "cache", progress=False)
+    assert list(df.columns[:5]) == list(META_COLUMNS)
+    assert set(df["id"]) == {"nacl", "na3po4", "garbage", "overlap", "kcl"}
+    rows = df.set_index("id")
+    assert (
+        rows.loc["nacl", "error"] == "geometry: no non-Na cation polyhedra (aal undefined); "
+        "elemental: no non-Na cation polyhedra"
+    )
+    assert rows.loc["na3po4", "error"] == ""
+    assert rows.loc["na3po4", "connectivity"] == "isolated"
+    assert rows.loc["na3po4", "aal"] == pytest.approx(1.54)
+    assert rows.loc["nacl", "vpa"] == pytest.approx(5.64**3 / 8)
+    assert rows.loc["nacl", "disorder"] == "ordered"
+    # unreadable / invalid files: a reason, all features NaN, nothing else stopped
+    for bad in ("garbage", "overlap"):
+        assert rows.loc[bad, "error"] != ""
+        assert rows.loc[bad, "disorder"] == ""
+        assert rows.loc[bad, df.columns[5:]].isna().all()
+    assert "overlap" in rows.loc["overlap", "error"]
+    # no Na: the mobile-ion features are NaN with the reason, the rest is kept
+    assert "geometry: no Na in structure" in rows.loc["kcl", "error"]
+    assert math.isnan(rows.loc["kcl", "mobile_cn"])
+    assert rows.loc["kcl", "vpa"] == pytest.approx(6.29**3 / 8)
+    assert df[df.columns[5:]].dtypes.map(lambda t: t == np.float64).all()
+
+
+def test_too_many_sites_is_an_error_row(files, tmp_path):
+    df = featurize_paths([files / "nacl.cif"], max_sites=4, use_cache=False, progress=False)
+    assert "8 sites" in df.iloc[0]["error"] or "sites" in df.iloc[0]["error"]
+    assert np.isnan(df.iloc[0]["vpa"])
+
+
+def test_cache_hit_runs_no_featurizer(files, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    first = featurize_paths([files], cache_dir=cache, progress=False)
+    assert len(list(cache.rglob("*.json"))) == len(first)
+
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("featurizer ran on a cache hit")
+
+    monkeypatch.setattr(pipeline, "_featurize_one", must_not_run)
+    second = featurize_paths([files], cache_dir=cache, progress=False)
+    pd.testing.assert_frame_equal(first, second)
+
+
+def test_cache_key_changes_with_settings_and_content(files, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    featurize_paths([files / "nacl.cif"], cache_dir=cache, progress=False)
+    calls = []
+    real = pipeline._featurize_one
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_featurize_one", counting)
+    featurize_paths([files / "nacl.cif"], cache_dir=cache, progress=False, mobile_ion="Cl")
+    assert calls == ["nacl"]
+    featurize_paths(
+        [files / "nacl.cif"], cache_dir=cache, progress=False, featurizers=["structural"]
+    )
+    assert calls == ["nacl", "nacl"]
+    Structure.from_file(files / "nacl.cif").scale_lattice(200.0).to(
+        filename=str(files / "nacl.cif")
+    )
+    df = featurize_paths([files / "nacl.cif"], cache_dir=cache, progress=False)
+    assert calls == ["nacl"] * 3
+    assert df.iloc[0]["vpa"] == pytest.approx(200.0 / 8)
+
+
+def test_no_cache_writes_nothing(files, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLKIT_CACHE_DIR", str(tmp_path / "envcache"))
+    featurize_paths([files / "nacl.cif"], use_cache=False, progress=False)
+    assert not (tmp_path / "envcache").exists()
+    featurize_paths([files / "nacl.cif"], progress=False)
+    assert len(list((tmp_path / "envcache" / "features").rglob("*.json"))) == 1
+
+
+def test_parallel_equals_serial(nacl, na3po4, licl, tmp_path):
+    structures = {"nacl": nacl, "na3po4": na3po4, "licl": licl}
+    serial = featurize_structures(structures, use_cache=False, progress=False)
+    parallel = featurize_structures(
+        structures, n_jobs=2, chunk_size=1, use_cache=False, progress=False
+    )
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert list(serial["id"]) == ["nacl", "na3po4", "licl"]
+
+
+def test_featurizer_selection_and_bad_options(nacl):
+    df = featurize_structures(
+        {"a": nacl}, featurizers=["structural,electrostatic"], use_cache=False, progress=False
+    )
+    assert "vpa" in df and "ewald_energy_per_atom_eV" in df and "aal" not in df
+    assert df.iloc[0]["connectivity"] == "none"
+    with pytest.raises(ValueError, match="unknown featurizer"):
+        featurize_structures({"a": nacl}, featurizers=["bogus"], use_cache=False)
+    with pytest.raises(ValueError, match="disorder strategy"):
+        featurize_structures({"a": nacl}, disorder="random", use_cache=False)
+
+
+def test_write_table_csv_and_parquet(nacl, tmp_path):
+    df = featurize_structures({"a": nacl}, use_cache=False, progress=False)
+    for name in ("t.csv", "t.parquet"):
+        out = write_table(df, tmp_path / name)
+        back = (
+            pd.read_csv(out, keep_default_na=False)
+            if name.endswith("csv")
+            else pd.read_parquet(out)
+        )
+        assert back.shape == df.shape
+        assert back.loc[0, "vpa"] == pytest.approx(df.loc[0, "vpa"])
+    with pytest.raises(ValueError, match="must end in .csv or .parquet"):
+        write_table(df, tmp_path / "t.xlsx")
