@@ -132,6 +132,7 @@ def plot_arrhenius(
     diffusivity_errs_cm2_s: Sequence[float] | np.ndarray | None = None,
     fit: Any | None = None,
     title: str = "",
+    label: str = "MD",
 ) -> Path:
     """log10 D against 1000/T with an optional :class:`ArrheniusFit` line."""
     t = np.asarray(temperatures_K, dtype=float)
@@ -141,7 +142,7 @@ def plot_arrhenius(
     if diffusivity_errs_cm2_s is not None:
         e = np.asarray(diffusivity_errs_cm2_s, dtype=float)
         yerr = e / (d * np.log(10))
-    ax.errorbar(1000.0 / t, np.log10(d), yerr=yerr, fmt="o", label="MD")
+    ax.errorbar(1000.0 / t, np.log10(d), yerr=yerr, fmt="o", label=label)
     if fit is not None:
         tt = np.linspace(t.min() * 0.95, t.max() * 1.05, 50)
         dd = [fit.diffusivity(ti)[0] for ti in tt]
