@@ -32,6 +32,11 @@ ANION_FALLBACK = frozenset({"N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I"})
 #: reduced formulas with more atoms skip the oxidation-state guess (combinatorial cost)
 MAX_GUESS_ATOMS = 120
 
+#: two partial sites closer than this whose occupancies sum to <= 1 + SPLIT_OCCUPANCY_TOL are
+#: alternative (split) positions: skipped by the shortest-distance features (A)
+SPLIT_MAX_A = 2.0
+SPLIT_OCCUPANCY_TOL = 0.1
+
 #: neighbour-list cutoff shared by all local features (A)
 NEIGHBOR_CUTOFF_A = 5.0
 
@@ -343,18 +348,31 @@ class StructureContext:
         lo, hi = self._neighbor_offsets[i], self._neighbor_offsets[i + 1]
         return self.neighbors[1][lo:hi], self.neighbors[3][lo:hi]
 
+    @cached_property
+    def site_total_occupancy(self) -> np.ndarray:
+        """Sum of occupancies on every site, shape (n_sites,)."""
+        return np.array([sum(o.values()) for o in self.site_occupancies])
+
+    def _split_pair(self, i: int, j: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """Mask of pairs that are alternative (split) positions, never occupied together:
+        both sites partial, occupancies summing to <= 1 + SPLIT_OCCUPANCY_TOL, d < SPLIT_MAX_A.
+        """
+        occ = self.site_total_occupancy
+        return (occ[i] + occ[j] <= 1.0 + SPLIT_OCCUPANCY_TOL) & (d < SPLIT_MAX_A)
+
     def min_distance_A(self, sources: np.ndarray, targets: np.ndarray) -> float:
         """Shortest periodic distance from any site in ``sources`` to any in ``targets``.
 
-        A site's own periodic images count (distance > 0). Uses the shared neighbour
-        list, and a growing sphere search only when nothing is within the cutoff.
+        A site's own periodic images count (distance > 0); split positions (see
+        :meth:`_split_pair`) are skipped. Uses the shared neighbour list, and a growing
+        sphere search only when nothing is within the cutoff.
         """
         targets_set = np.zeros(len(self.structure), dtype=bool)
         targets_set[targets] = True
         best = math.inf
         for i in sources:
             nn, d = self.neighbors_of(int(i))
-            m = targets_set[nn] & (d > 1e-8)
+            m = targets_set[nn] & (d > 1e-8) & ~self._split_pair(int(i), nn, d)
             if m.any():
                 best = min(best, float(d[m].min()))
         if math.isfinite(best):
@@ -364,7 +382,10 @@ class StructureContext:
             c, n, _, d = self.structure.get_neighbor_list(
                 radius, sites=[self.structure[int(i)] for i in sources]
             )
-            m = targets_set[n] & (d > 1e-8)
+            src = np.asarray(sources)[c]
+            occ = self.site_total_occupancy
+            split = (occ[src] + occ[n] <= 1.0 + SPLIT_OCCUPANCY_TOL) & (d < SPLIT_MAX_A)
+            m = targets_set[n] & (d > 1e-8) & ~split
             if m.any():
                 return float(d[m].min())
             radius *= 2

@@ -209,3 +209,15 @@ def test_fractional_composition_oxidation_guess():
         "Fm-3m", Lattice.cubic(5.4), [{"Li": 0.37, "Na": 0.63}, "Cl"], [[0, 0, 0], [0.5] * 3]
     )
     assert guess_oxidation_states(s) == {"Li": 1.0, "Na": 1.0, "Cl": -1.0}
+
+
+def test_split_positions_do_not_set_the_shortest_distance():
+    # two half-occupied Na positions 0.8 A apart (never occupied together) in a 6 A cube
+    s = Structure(
+        Lattice.cubic(6.0),
+        [{"Na": 0.5}, {"Na": 0.5}, "Cl"],
+        [[0, 0, 0], [0.8, 0, 0], [3.0, 3.0, 3.0]],
+        coords_are_cartesian=True,
+    )
+    v, _ = feats("geometry", s)
+    assert v["mobile_mobile_min_distance_A"] == pytest.approx(6.0 - 0.8)
