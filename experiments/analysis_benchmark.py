@@ -231,8 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     afit = fit_arrhenius(temps, d_noisy, 0.1 * d_noisy)
     sig300, sig300_err = afit.conductivity(300.0, 16, 1500.0)
     plot_arrhenius(temps, d_noisy, OUT / "arrhenius_synthetic.png",
-                   diffusivity_errs_cm2_s=0.1 * d_noisy, fit=afit, title="synthetic, true Ea = 0.24 eV",
-                   label="synthetic D (10 % noise)")
+                   diffusivity_errs_cm2_s=0.1 * d_noisy, fit=afit,
+                   title="synthetic, true Ea = 0.24 eV", label="synthetic D (10 % noise)")
     results["analytic"] = {
         "random_walk_d_true_A2_ps": 0.05, "random_walk_d_est_A2_ps": d_rw,
         "random_walk_rel_err": d_rw / 0.05 - 1,

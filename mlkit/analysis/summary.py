@@ -111,6 +111,18 @@ def _check_inputs(positions_A, species, cell_A, frame_interval_fs, temperature_K
     vols = np.abs(np.linalg.det(cell))
     if np.any(vols <= 1e-6):
         raise MlkitError("cell_A: singular cell (zero volume)")
+    # wrapped input (atoms jumping by a lattice vector) would silently ruin every MSD
+    inv = np.linalg.inv(cell if cell.ndim == 3 else cell[None])
+    frac_step = np.einsum("tnk,tkj->tnj", np.diff(x, axis=0),
+                          np.broadcast_to(inv[-1:] if len(inv) == 1 else inv[1:],
+                                          (x.shape[0] - 1, 3, 3)))
+    big = np.abs(frac_step) > 0.5
+    if big.any():
+        t, i, _ = np.argwhere(big)[0]
+        raise MlkitError(
+            f"positions_A: atom {i} jumps by more than half a cell between frames {t} and "
+            f"{t + 1}; positions look wrapped, pass unwrapped positions"
+        )
     v = None
     if velocities_A_fs is not None:
         v = np.asarray(velocities_A_fs, dtype=np.float64)

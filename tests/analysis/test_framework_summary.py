@@ -176,6 +176,10 @@ def test_analyze_trajectory_bad_input(synth):
     bad[3, 0, 0] = np.nan
     with pytest.raises(MlkitError, match="NaN"):
         analyze_trajectory(bad, sp, cell, 10.0, 800.0, c, lig)
+    wrapped = pos.copy()
+    wrapped[50:, -1, 0] -= 10.0  # one Na re-enters the cell through the boundary
+    with pytest.raises(MlkitError, match="look wrapped"):
+        analyze_trajectory(wrapped, sp, cell, 10.0, 800.0, c, lig)
     with pytest.raises(MlkitError, match="velocities"):
         analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig, velocities_A_fs=pos[:, :3])
     # no rotors: rotation columns are NaN, not invented

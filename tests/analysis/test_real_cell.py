@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from conftest import shared_path
+
 from mlkit.analysis import analyze_trajectory, center_ligand_vectors, reorientation_acf
 
 pytestmark = pytest.mark.shared
@@ -59,7 +59,7 @@ def test_real_cell_minimum_image_and_categories(nanbcl6_traj):
     rots = _rotations(n, len(polys), 0.3, dt_fs / 1000, seed=1)
     x = np.repeat(x0[None], n, axis=0)
     k = 0
-    for r, (c, lig) in enumerate(zip(centers, ligands, strict=True)):
+    for r, lig in enumerate(ligands):
         for j, li in enumerate(lig):
             v = v0[0, k + j]
             x[:, li] = x0[li] + np.einsum("tij,j->ti", rots[:, r], v) - v
