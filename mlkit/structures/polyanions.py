@@ -4,12 +4,18 @@ Roles of elements
 -----------------
 Every site plays the role of its majority element (see :mod:`mlkit.structures.disorder`).
 Oxidation states are guessed on the reduced integer composition of those majority
-elements (``Composition.oxi_state_guesses``, cached by formula, about milliseconds): an
+elements (``Composition.oxi_state_guesses``, cached by formula, about milliseconds; the
+most probable guess in which every anion is more electronegative than every cation, else
+the most probable one; all oxidation states are tried when the common ones fail): an
 element with a negative guessed state is an **anion**, with a positive state a **cation**.
-When no charge-balanced guess exists (intermetallics, odd valences) the fallback is by
-electronegativity: anions are the elements of ``ANION_CANDIDATES`` (F Cl Br I O S Se Te N H)
-present, H only when no other candidate is present; if none is present, the single most
-electronegative element (Pauling) is the anion; every other element is a cation.
+Then :func:`element_roles` applies one geometric correction (oxo-anion centres).
+When no charge-balanced guess exists (intermetallics, odd valences) or the reduced formula
+has more than ``MAX_GUESS_ATOMS`` (40) atoms (the guess is combinatorial: 7 s for a 58-atom
+formula), the fallback is by electronegativity: anions are the elements of
+``ANION_CANDIDATES`` (F Cl Br I O S Se Te N H) present, H only when no other candidate is
+present; if none is present, the single most electronegative element (Pauling) is the
+anion; every other element is a cation. Fallback states (for the radii) are the most
+negative common state of an anion and the first positive common state of a cation.
 Centres are the cations other than ``mobile_ion``.
 
 Bonding criterion
@@ -60,9 +66,9 @@ ANION_CANDIDATES = ("F", "Cl", "Br", "I", "O", "S", "Se", "Te", "N", "H")
 BONDING_METHODS = ("radius", "relative")
 TRANS_ANGLE_DEG = 150.0
 #: Reduced formulas with more atoms than this skip the oxidation-state guess (combinatorial cost).
-MAX_GUESS_ATOMS = 80
+MAX_GUESS_ATOMS = 40
 #: Retry with all (not only common) oxidation states up to this many atoms (cost grows fast).
-MAX_ALL_STATES_ATOMS = 40
+MAX_ALL_STATES_ATOMS = 24
 #: An anion bonded to a more electronegative anion closer than this factor times the sum of
 #: covalent radii is the centre of a polyanion (S in SO4, Cl in ClO4, I in IO3).
 COVALENT_BOND_FACTOR = 1.15
@@ -133,7 +139,15 @@ def _guess_states(
         return None
     if not guesses:
         return None
-    return tuple(sorted((el, float(v)) for el, v in guesses[0].items()))
+    chosen = next((g for g in guesses if _electronegativity_consistent(g)), guesses[0])
+    return tuple(sorted((el, float(v)) for el, v in chosen.items()))
+
+
+def _electronegativity_consistent(states: dict[str, float]) -> bool:
+    """Every anion is more electronegative than every cation (rejects NaBH4 as B(-3) H(+0.5))."""
+    anions = [_electronegativity(el) for el, v in states.items() if v < 0]
+    cations = [_electronegativity(el) for el, v in states.items() if v > 0]
+    return not anions or not cations or min(anions) > max(cations)
 
 
 def _electronegativity(el: str) -> float:
@@ -147,7 +161,16 @@ def _fallback_states(elements: list[str]) -> dict[str, float]:
         present.remove("H")
     if not present:
         present = [max(elements, key=_electronegativity)]
-    return {el: (-1.0 if el in present else 1.0) for el in elements}
+    states = {}
+    for el in elements:
+        common = Element(el).common_oxidation_states or Element(el).oxidation_states
+        if el in present:
+            negative = [s for s in common if s < 0]
+            states[el] = float(min(negative)) if negative else -1.0
+        else:
+            positive = [s for s in common if s > 0]
+            states[el] = float(positive[0]) if positive else 1.0
+    return states
 
 
 @lru_cache(maxsize=8192)

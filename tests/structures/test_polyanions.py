@@ -102,3 +102,19 @@ def test_shapes():
     assert polyhedron_shape(prism) == "other"
     assert polyhedron_shape(np.array([[0, 0, 1], [0, 0, -1]])) == "linear"
     assert polyhedron_shape(np.array([[0, 0, 1], [0, 1, 0]])) == "other"  # bent
+
+
+def test_borohydride_boron_is_the_centre():
+    # NaBH4: pymatgen's most probable guess is B(-3) H(+0.5); the electronegativity-consistent
+    # guess B(+3) H(-1) makes BH4- a tetrahedral polyanion
+    c = np.array([3.0, 3.0, 3.0])
+    s = Structure(
+        Lattice.cubic(6.0),
+        ["B", "H", "H", "H", "H", "Na"],
+        [c, *(c + 1.22 * TETRA_DIRS), [0, 0, 0]],
+        coords_are_cartesian=True,
+    )
+    assert element_roles(s) == {"B": 3.0, "H": -1.0, "Na": 1.0}
+    (poly,) = find_polyanions(s)
+    assert poly.center_species == "B" and poly.shape == "tetrahedron"
+    np.testing.assert_allclose(poly.distances_A, [1.22] * 4)
