@@ -16,6 +16,7 @@ from mlkit.analysis.diffusion import (
     default_charge,
     diffusivity_block_average,
     diffusivity_from_msd,
+    diffusivity_gls,
     nernst_einstein_conductivity,
 )
 from mlkit.analysis.framework import (
@@ -61,6 +62,7 @@ __all__ = [
     "default_charge",
     "diffusivity_block_average",
     "diffusivity_from_msd",
+    "diffusivity_gls",
     "drift_correct",
     "finite_difference_velocities",
     "fit_arrhenius",

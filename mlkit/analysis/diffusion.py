@@ -19,6 +19,8 @@ __all__ = [
     "default_charge",
     "diffusivity_block_average",
     "diffusivity_from_msd",
+    "diffusivity_gls",
+    "random_walk_msd_covariance",
     "fit_window",
     "nernst_einstein_conductivity",
 ]
@@ -241,6 +243,111 @@ def diffusivity_block_average(
         err_method="block",
     )
     return out, d_blocks
+
+
+def random_walk_msd_covariance(lags_frames: np.ndarray, n_frames: int) -> np.ndarray:
+    """Correlation structure of a time-origin-averaged 1-D random-walk MSD.
+
+    For Gaussian steps of variance s^2 and lags n <= m (in frames) much shorter
+    than the run, Cov[MSD(n), MSD(m)] ~= 2 s^4 n^2 (3m - n) / (3 N)
+    (sum over time-origin pairs of 2 * overlap^2 of the two displacement
+    intervals; Qian, Sheetz & Elson, Biophys. J. 60, 910 (1991)). The finite run
+    enters as 1/sqrt((N - n)(N - m)) instead of 1/N (a congruence transform, so
+    the matrix stays positive definite, with the exact 1/(N - n) on the
+    diagonal). Returned without the 2 s^4 factor.
+
+    Parameters
+    ----------
+    lags_frames : array of shape (k,)
+        Increasing lags (frames), all >= 1 and < n_frames.
+    n_frames : int
+
+    Returns
+    -------
+    ndarray of shape (k, k)
+    """
+    n = np.asarray(lags_frames, dtype=np.float64)
+    lo = np.minimum(n[:, None], n[None, :])
+    hi = np.maximum(n[:, None], n[None, :])
+    w = 1.0 / np.sqrt(n_frames - n)
+    return lo**2 * (3 * hi - lo) / 3 * w[:, None] * w[None, :]
+
+
+def diffusivity_gls(
+    lag_ps: np.ndarray,
+    msd_A2: np.ndarray,
+    n_atoms: int,
+    *,
+    dim: int = 3,
+    start_fraction: float = 0.1,
+    end_fraction: float = 0.5,
+    n_points: int = 200,
+) -> DiffusivityFit:
+    """Diffusivity by generalised least squares with a random-walk MSD covariance.
+
+    The idea of kinisi (McCluskey et al., J. Chem. Phys. 2024) without the MCMC:
+    the points of a time-origin-averaged MSD are strongly correlated and their
+    variance grows with lag, so OLS is inefficient and its error meaningless.
+    Here the covariance of the total MSD of ``n_atoms`` independent walkers is
+    modelled as ``dim / n_atoms * 2 s^4 * R`` with R from
+    :func:`random_walk_msd_covariance` and s^2 = slope * dt / dim; the line is
+    fitted by GLS on up to ``n_points`` lags of the window (the estimate does
+    not depend on the scale), and the slope variance ``(A^T C^-1 A)^-1`` is
+    multiplied by chi^2/dof when the whitened residuals exceed the model
+    (non-ideal diffusion, or no diffusion at all: then the error is residual-based).
+    On ideal random walks the GLS slope scatters ~40 % less than the OLS one and
+    the error is conservative (z-score spread 0.6-0.85; tests/analysis).
+
+    Parameters
+    ----------
+    lag_ps, msd_A2 : arrays of shape (n_lags,)
+        Lags 0..n_frames-1 (equally spaced) and the total MSD averaged over atoms.
+    n_atoms : int
+        Number of diffusing atoms averaged into ``msd_A2``.
+    dim : int
+    start_fraction, end_fraction : float
+    n_points : int
+        Lags used (evenly strided through the window).
+
+    Returns
+    -------
+    DiffusivityFit
+        ``err_method="gls"``.
+    """
+    t = np.asarray(lag_ps, dtype=np.float64)
+    y = np.asarray(msd_A2, dtype=np.float64)
+    n_frames = len(t)
+    sl = fit_window(n_frames, max(start_fraction, 1.0 / max(n_frames - 1, 1)), end_fraction)
+    idx = np.arange(sl.start, sl.stop)
+    idx = idx[idx >= 1]
+    if len(idx) > n_points:
+        idx = np.unique(np.linspace(idx[0], idx[-1], n_points).round().astype(int))
+    ols = diffusivity_from_msd(t, y, dim=dim, window=slice(idx[0], idx[-1] + 1))
+    dt_ps = t[1] - t[0]
+    a = np.stack([t[idx], np.ones(len(idx))], axis=1)
+    r = random_walk_msd_covariance(idx, n_frames)
+    chol = np.linalg.cholesky(r + 1e-12 * np.trace(r) / len(idx) * np.eye(len(idx)))
+    aw = np.linalg.solve(chol, a)
+    yw = np.linalg.solve(chol, y[idx])
+    # GLS point estimate does not depend on the covariance scale
+    coef, _, _, _ = np.linalg.lstsq(aw, yw, rcond=None)
+    # scale: dim / n_atoms * 2 s^4 with s^2 = slope * dt / dim from the GLS slope
+    s2 = max(float(coef[0]), abs(ols.slope_A2_ps) * 1e-6, 1e-12) * dt_ps / dim
+    scale = (dim / n_atoms) * 2 * s2**2
+    resid = yw - aw @ coef
+    dof = max(len(idx) - 2, 1)
+    chi2 = float(resid @ resid) / dof / scale
+    beta_cov = np.linalg.inv(aw.T @ aw) * scale * max(1.0, chi2)
+    conv = A2_PS_TO_CM2_S / (2.0 * dim)
+    return DiffusivityFit(
+        diffusivity_cm2_s=float(coef[0]) * conv,
+        diffusivity_err_cm2_s=float(np.sqrt(beta_cov[0, 0])) * conv,
+        slope_A2_ps=float(coef[0]),
+        intercept_A2=float(coef[1]),
+        fit_start_ps=float(t[idx[0]]),
+        fit_end_ps=float(t[idx[-1]]),
+        err_method="gls",
+    )
 
 
 def nernst_einstein_conductivity(

@@ -16,6 +16,7 @@ from mlkit.analysis.diffusion import (
     default_charge,
     diffusivity_block_average,
     diffusivity_from_msd,
+    diffusivity_gls,
     nernst_einstein_conductivity,
 )
 from mlkit.analysis.framework import category, framework_cation_mask, framework_melting_test
@@ -191,8 +192,8 @@ def analyze_trajectory(
     fit_start_fraction, fit_end_fraction : float
         Lag window of the MSD/C(t) fits (fractions of the run).
     n_blocks : int
-        Blocks for the diffusivity uncertainty (falls back to the regression
-        error when the run is too short).
+        Blocks for the block-averaging error reported next to the GLS one
+        (NaN when the run has fewer than 10 frames per block).
     framework_species : sequence of str, optional
         Override the species counted as non-mobile cations.
     coupling_shell_cutoff_A : float, optional
@@ -232,11 +233,12 @@ def analyze_trajectory(
     msd_species = {s: per_atom[:, sp == s, :].mean(axis=1) for s in dict.fromkeys(species)}
     msd_mob = msd_species[mobile_ion].sum(axis=1)
     fit_kw = dict(start_fraction=fit_start_fraction, end_fraction=fit_end_fraction)
-    if n_frames // max(n_blocks, 2) >= 10 and n_blocks >= 2:
-        dfit, _ = diffusivity_block_average(xc[:, mobile], frame_interval_fs,
-                                            n_blocks=n_blocks, **fit_kw)
-    else:
-        dfit = diffusivity_from_msd(lag, msd_mob, **fit_kw)
+    dfit = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
+    d_ols = diffusivity_from_msd(lag, msd_mob, **fit_kw)
+    block_err = float("nan")
+    if n_blocks >= 2 and n_frames // n_blocks >= 10:
+        block_err = diffusivity_block_average(xc[:, mobile], frame_interval_fs,
+                                              n_blocks=n_blocks, **fit_kw)[0].diffusivity_err_cm2_s
     d_dir = [diffusivity_from_msd(lag, msd_species[mobile_ion][:, k], dim=1, **fit_kw)
              for k in range(3)]
     msd_mob_end = float(dfit.msd_at(duration))
@@ -322,6 +324,8 @@ def analyze_trajectory(
         "diffusivity_cm2_s": dfit.diffusivity_cm2_s,
         "diffusivity_err_cm2_s": dfit.diffusivity_err_cm2_s,
         "diffusivity_err_method": dfit.err_method,
+        "diffusivity_ols_cm2_s": d_ols.diffusivity_cm2_s,
+        "diffusivity_block_err_cm2_s": block_err,
         "diffusivity_x_cm2_s": d_dir[0].diffusivity_cm2_s,
         "diffusivity_y_cm2_s": d_dir[1].diffusivity_cm2_s,
         "diffusivity_z_cm2_s": d_dir[2].diffusivity_cm2_s,
