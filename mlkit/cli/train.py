@@ -30,6 +30,9 @@ def add_parser(subparsers) -> None:
                    help="censored targets like '<1E-10': drop (reported), use the bound, or fail")
     p.add_argument("--duplicates", choices=["error", "first"], default="error")
     p.add_argument("--id-column", default="id")
+    p.add_argument("--feature-errors", choices=["drop", "keep-partial"], default="drop",
+                   help="rows with featurization errors: drop all, or keep rows where only "
+                   "some feature groups failed (NaN imputed inside each fold)")
     p.add_argument("--mobile-ion", default="Na")
     p.add_argument("--featurizers", default=None, help="comma-separated featurizer names")
     p.add_argument("--disorder", default="average", help="average | majority | refuse")
@@ -59,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         task=args.task, models=args.models, experiment=args.experiment,
         target_transform=args.target_transform, threshold=args.threshold,
         censored=args.censored, duplicates=args.duplicates, id_column=args.id_column,
+        feature_errors=args.feature_errors,
         mobile_ion=args.mobile_ion,
         featurizers=args.featurizers.split(",") if args.featurizers else None,
         disorder=args.disorder, n_trials=args.n_trials, outer_folds=args.outer_folds,

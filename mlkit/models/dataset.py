@@ -21,8 +21,11 @@ Handling (defaults in brackets)
   single class): error (stratified CV is impossible).
 * label ids without a feature row ("unknown ids"): dropped and reported; error
   when no id matches at all.
-* feature rows whose ``error`` column is non-empty (featurization failed):
-  excluded and reported.
+* feature rows whose ``error`` column is non-empty (featurization failed)
+  [``feature_errors="drop"``]: excluded and reported. ``"keep-partial"`` excludes only
+  rows whose features are *all* NaN (unreadable files) and keeps rows where some
+  feature groups failed (e.g. "no polyanions"): their NaN features are imputed inside
+  each CV fold; the count is reported.
 * feature rows without a label: ignored and counted in the report.
 """
 
@@ -44,6 +47,7 @@ METADATA_COLUMNS = ("id", "source", "error", "disorder", "formula", "composition
 CENSORED_POLICIES = ("drop", "value", "error")
 DUPLICATE_POLICIES = ("error", "first")
 NON_NUMERIC_POLICIES = ("error", "drop")
+FEATURE_ERROR_POLICIES = ("drop", "keep-partial")
 TARGET_TRANSFORMS = (None, "log10")
 TASKS = ("classification", "regression")
 
@@ -419,6 +423,7 @@ def build_training_table(
     non_numeric: str = "error",
     target_transform: str | None = None,
     threshold: float | None = None,
+    feature_errors: str = "drop",
 ) -> tuple[pd.DataFrame, pd.Series, DatasetReport]:
     """Join a feature table with labels into model inputs.
 
@@ -429,6 +434,9 @@ def build_training_table(
         optional metadata columns ``source``, ``error``, ``disorder`` are not features.
     labels, target, id_column, task, censored, duplicates, non_numeric, target_transform, threshold
         See :func:`load_labels`.
+    feature_errors : {"drop", "keep-partial"}
+        Rows with a non-empty ``error``: drop all of them, or only those without any
+        computed feature (see module docstring).
 
     Returns
     -------
@@ -455,8 +463,23 @@ def build_training_table(
         raise MlkitError(
             "feature table has duplicate ids: " + ", ".join(sorted(set(feats.loc[dup, "id"]))[:8])
         )
+    if feature_errors not in FEATURE_ERROR_POLICIES:
+        raise MlkitError(
+            f"feature_errors must be one of {FEATURE_ERROR_POLICIES}, got {feature_errors!r}"
+        )
     if "error" in feats.columns:
         err = feats["error"].fillna("").astype(str).str.strip() != ""
+        if feature_errors == "keep-partial":
+            values = feats[[c for c in feats.columns if c not in METADATA_COLUMNS]]
+            numeric = values.apply(pd.to_numeric, errors="coerce")
+            partial = err & numeric.notna().any(axis=1)
+            n_partial = int(sum(partial & feats["id"].isin(y.index)))
+            if n_partial:
+                report.note(
+                    f"{n_partial} labelled row(s) with partial featurization errors kept "
+                    "(their NaN features are imputed inside each fold)"
+                )
+            err = err & ~partial
         failed = feats.loc[err]
         labelled_failed = [i for i in failed["id"] if i in y.index]
         for i, msg in zip(failed["id"], failed["error"], strict=True):

@@ -318,6 +318,7 @@ def train(
     duplicates: str = "error",
     non_numeric: str = "error",
     id_column: str = "id",
+    feature_errors: str = "drop",
     mobile_ion: str = "Na",
     featurizers: Sequence[str] | None = None,
     disorder: str = "average",
@@ -354,6 +355,8 @@ def train(
         A table written by ``mlkit featurize``.
     task, target_transform, threshold, censored, duplicates, non_numeric, id_column
         See :func:`mlkit.models.dataset.load_labels`.
+    feature_errors : {"drop", "keep-partial"}
+        See :func:`mlkit.models.dataset.build_training_table`.
     models, n_trials, outer_folds, val_fraction, seed, corr_threshold
         See :class:`Trainer`.
     subset_search : bool
@@ -401,7 +404,7 @@ def train(
     X, y, report = build_training_table(
         table, labels, target, id_column=id_column, task=task, censored=censored,
         duplicates=duplicates, non_numeric=non_numeric, target_transform=target_transform,
-        threshold=threshold,
+        threshold=threshold, feature_errors=feature_errors,
     )
     trainer = Trainer(
         task=report.task, models=models, outer_folds=outer_folds, val_fraction=val_fraction,
@@ -419,6 +422,7 @@ def train(
         "mobile_ion": mobile_ion,
         "disorder": disorder,
         "max_sites": max_sites,
+        "feature_errors": feature_errors,
         "input_columns": trainer.input_columns_,
         "categorical": {k: list(v) for k, v in CATEGORICAL_COLUMNS.items()},
         "feature_columns": trainer.feature_columns_,

@@ -15,6 +15,9 @@ out_of_range            True when any model input lies outside the training min/
 out_of_range_features   ";"-joined names of those inputs
 error                   "" or why the file could not be read / featurized (then no
                         prediction); one bad file never stops the others
+warning                 partial featurization errors of a row that was still predicted
+                        (models trained with ``feature_errors="keep-partial"``: the
+                        missing features are imputed as in training)
 ======================= ===============================================================
 """
 
@@ -29,7 +32,7 @@ import pandas as pd
 
 OUTPUT_COLUMNS = (
     "id", "source", "prediction", "prediction_raw", "probability", "out_of_range",
-    "out_of_range_features", "error",
+    "out_of_range_features", "error", "warning",
 )
 
 
@@ -66,6 +69,14 @@ def predict_table(pipeline, settings: dict[str, Any], features: pd.DataFrame) ->
         "out_of_range_features": "", "error": err,
     })
     ok = (err.str.strip() == "").to_numpy()
+    out["warning"] = ""
+    if settings.get("feature_errors") == "keep-partial":
+        cols = [c for c in settings["input_columns"] if c in frame.columns]
+        numeric = frame[cols].apply(pd.to_numeric, errors="coerce")
+        partial = (~ok) & numeric.notna().any(axis=1).to_numpy()
+        out.loc[partial, "warning"] = out.loc[partial, "error"]
+        out.loc[partial, "error"] = ""
+        ok = ok | partial
     if ok.any():
         pred = predict_frame(pipeline, settings, frame.loc[ok])
         out.loc[ok, "prediction"] = pred["prediction"].to_numpy()
