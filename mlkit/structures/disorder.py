@@ -8,16 +8,22 @@ A site is *partial* when it holds more than one species or a total occupancy bel
     ignored) and species properties (masses, radii, electronegativities...) are averaged
     with the occupancies as weights (:func:`site_average`).
 ``"majority"``
-    An ordered structure: every site takes its majority occupant with occupancy 1; a site
-    whose vacancy fraction (1 - total occupancy) is larger than its largest species
-    occupancy is dropped; formerly partial sites of the same element closer than
-    ``merge_distance_A`` (default 1.0 A, i.e. split positions) are merged into the first
-    one. The composition may change (noted in the returned string).
+    An ordered structure. Every partial site takes its majority species (its other species
+    are lost). For each element, of the partial sites it occupies the
+    ``round(sum of their occupancies)`` sites are kept (so the count of that element is
+    preserved up to rounding): highest occupancy first, ties broken by keeping the site
+    farthest from the atoms of that element already kept (greedy farthest-point choice, so
+    split positions and half-occupied neighbour sites are not kept together; two kept atoms
+    of one element are never closer than ``SPLIT_EXCLUSION_A`` = 1.0 A, even if the
+    occupancies ask for more, and never closer than ``SPLIT_EXCLUSION_OTHER_A`` = 0.7 A to
+    an atom of another element kept before - elements are done in alphabetical order, e.g.
+    O/F alternatives 0.64 A apart). The others are dropped. The composition can change
+    (minority species, rounding) and the note says so.
 ``"refuse"``
     :class:`~mlkit.errors.StructureError` when any site is partial.
 
 The returned note is recorded per row: ``"ordered"``, ``"average:12 partial sites"``,
-``"majority:12 partial sites, 4 dropped (vacancy), 2 merged"``.
+``"majority:56 partial sites, 24 dropped"`` (``, formula A->B`` when it changed).
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ __all__ = [
 ]
 
 DISORDER_STRATEGIES = ("average", "majority", "refuse")
+#: ``"majority"``: two kept atoms of the same element are never closer than this (A).
+SPLIT_EXCLUSION_A = 1.0
+#: ``"majority"``: a kept atom is never closer than this to a kept atom of another element (A).
+SPLIT_EXCLUSION_OTHER_A = 0.7
 _TOL = 1e-6
 
 
@@ -96,8 +106,6 @@ def resolve_disorder(
     structure: Structure,
     strategy: str = "average",
     source: str = "",
-    *,
-    merge_distance_A: float = 1.0,
 ) -> tuple[Structure, str]:
     """Apply a disorder strategy.
 
@@ -109,9 +117,6 @@ def resolve_disorder(
         See the module docstring.
     source : str
         File path or id for error messages.
-    merge_distance_A : float, default 1.0
-        ``"majority"`` only: formerly partial sites of the same element closer than this
-        are merged.
 
     Returns
     -------
@@ -141,46 +146,60 @@ def resolve_disorder(
         )
     if strategy == "average":
         return structure.copy(), f"average:{n_partial} partial sites"
-    return _order_by_majority(structure, source, n_partial, merge_distance_A)
+    return _order_by_majority(structure, source, n_partial)
 
 
-def _order_by_majority(
-    structure: Structure, source: str, n_partial: int, merge_distance_A: float
-) -> tuple[Structure, str]:
-    species: list[str] = []
-    coords: list[np.ndarray] = []
-    partial: list[bool] = []
-    n_dropped = 0
+def _order_by_majority(structure: Structure, source: str, n_partial: int) -> tuple[Structure, str]:
+    symbols: list[str] = []
+    occupancy: list[float] = []
     for site in structure:
         el, occ = _majority(site)
-        vacancy = 1.0 - float(site.species.num_atoms)
-        if vacancy > occ + _TOL:
-            n_dropped += 1
+        symbols.append(el)
+        occupancy.append(occ if is_partial(site) else 1.0)
+    keep = [not is_partial(site) for site in structure]
+    frac = structure.frac_coords
+    lattice = structure.lattice
+    for el in sorted({symbols[i] for i in range(len(structure)) if not keep[i]}):
+        candidates = [i for i in range(len(structure)) if not keep[i] and symbols[i] == el]
+        n_keep = int(np.floor(sum(occupancy[i] for i in candidates) + 0.5))
+        if n_keep == 0:
             continue
-        species.append(el)
-        coords.append(site.frac_coords)
-        partial.append(is_partial(site))
-    if not species:
+        # highest occupancy first; among equal occupancies the candidate farthest from the
+        # atoms of this element already kept (split positions are never kept together)
+        dist = lattice.get_all_distances(frac[candidates], frac[candidates])
+        full = [i for i in range(len(structure)) if keep[i] and symbols[i] == el]
+        if full:
+            nearest_full = lattice.get_all_distances(frac[candidates], frac[full]).min(axis=1)
+        else:
+            nearest_full = np.full(len(candidates), np.inf)
+        min_dist = nearest_full.copy()
+        others = [i for i in range(len(structure)) if keep[i] and symbols[i] != el]
+        if others:
+            cross = lattice.get_all_distances(frac[candidates], frac[others]).min(axis=1)
+        else:
+            cross = np.full(len(candidates), np.inf)
+        chosen: list[int] = []
+        remaining = [k for k in range(len(candidates)) if cross[k] >= SPLIT_EXCLUSION_OTHER_A]
+        for _ in range(n_keep):
+            remaining = [k for k in remaining if min_dist[k] >= SPLIT_EXCLUSION_A]
+            if not remaining:
+                break  # only split partners of kept atoms left (occupancies sum above 1)
+            best = max(occupancy[candidates[k]] for k in remaining)
+            tied = [k for k in remaining if occupancy[candidates[k]] >= best - _TOL]
+            pick = max(tied, key=lambda k: (min_dist[k], -k))
+            chosen.append(pick)
+            remaining.remove(pick)
+            min_dist = np.minimum(min_dist, dist[pick])
+        for k in chosen:
+            keep[candidates[k]] = True
+    idx = [i for i in range(len(structure)) if keep[i]]
+    if not idx:
         raise StructureError(source or "structure", "majority ordering left no sites")
-    ordered = Structure(structure.lattice, species, np.array(coords))
-    n_merged = 0
-    if merge_distance_A > 0 and any(partial):
-        centers, points, _img, _d = ordered.get_neighbor_list(merge_distance_A)
-        remove: set[int] = set()
-        for i, j in zip(centers.tolist(), points.tolist(), strict=True):
-            if i == j or not (partial[i] and partial[j]) or species[i] != species[j]:
-                continue
-            if i in remove or j in remove:
-                continue
-            remove.add(max(i, j))
-        if remove:
-            n_merged = len(remove)
-            ordered.remove_sites(sorted(remove))
+    ordered = Structure(lattice, [symbols[i] for i in idx], frac[idx])
+    n_dropped = len(structure) - len(idx)
     note = f"majority:{n_partial} partial sites"
     if n_dropped:
-        note += f", {n_dropped} dropped (vacancy)"
-    if n_merged:
-        note += f", {n_merged} merged"
+        note += f", {n_dropped} dropped"
     before = structure.composition.reduced_formula
     after = ordered.composition.reduced_formula
     if after != before:

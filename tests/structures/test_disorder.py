@@ -45,11 +45,39 @@ def test_average_keeps_the_disordered_structure(disordered):
 def test_majority_orders_drops_vacancies_and_merges_split_sites(disordered):
     out, note = resolve_disorder(disordered, "majority", "d")
     assert out.is_ordered
-    # site 0 -> Na; site 1 (70 % vacancy) dropped; Li split pair (0.3 A apart) merged into one
+    # Na: 0.75 (Na/K site) + 0.3 = 1.05 -> one Na, the 0.75 site; the 0.3 site is dropped;
+    # Li: split pair 0.5 + 0.5 (0.3 A apart) -> one Li; K (minority) is lost
     assert [sp.symbol for sp in out.species] == ["Na", "Li", "Cl", "Cl"]
-    assert note == "majority:4 partial sites, 1 dropped (vacancy), 1 merged, formula " + (
-        f"{disordered.composition.reduced_formula}->{out.composition.reduced_formula}"
+    assert out[0].frac_coords.tolist() == [0, 0, 0]
+    assert note == "majority:4 partial sites, 2 dropped, formula K0.25Na1.05Li1Cl2->NaLiCl2"
+
+
+def test_majority_keeps_the_element_count_and_spreads_half_sites():
+    # four half-occupied Li sites on a line along a: 2 Li kept, the two farthest apart
+    # (0.0 and 0.5), never neighbours at 0.25 a
+    lat = Lattice.orthorhombic(12.0, 6.0, 6.0)
+    s = Structure(
+        lat,
+        [{"Li": 0.5}] * 4 + ["Cl", "Cl"],
+        [[0, 0, 0], [0.25, 0, 0], [0.5, 0, 0], [0.75, 0, 0], [0, 0.5, 0.5], [0.5, 0.5, 0.5]],
     )
+    out, note = resolve_disorder(s, "majority", "s")
+    assert out.composition.reduced_formula == "LiCl"
+    li = sorted(site.frac_coords[0] for site in out if site.specie.symbol == "Li")
+    assert li == [0.0, 0.5]
+    assert note == "majority:4 partial sites, 2 dropped"
+
+
+def test_majority_never_keeps_split_partners_even_if_overfull():
+    # 0.8 + 0.8 at 0.3 A: the occupancies ask for 2 atoms (round 1.6) but split partners
+    # are never kept together (SPLIT_EXCLUSION_A = 1 A)
+    s = Structure(
+        Lattice.cubic(6.0),
+        [{"Li": 0.8}, {"Li": 0.8}, "Cl"],
+        [[0, 0, 0], [0.05, 0, 0], [0.5, 0.5, 0.5]],
+    )
+    out, _ = resolve_disorder(s, "majority", "s")
+    assert out.composition.reduced_formula == "LiCl"
 
 
 def test_refuse_and_unknown_strategy(disordered):

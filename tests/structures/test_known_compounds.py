@@ -19,6 +19,7 @@ from mlkit.structures import (
     classify_connectivity,
     find_polyanions,
     read_structure,
+    resolve_disorder,
     validate_structure,
 )
 
@@ -154,3 +155,21 @@ def test_edge_sharing_layers(mp_id, formula, centre):
     assert np.sum(np.isclose(d, d[0], atol=1e-3)) == 6
     conn = classify_connectivity(s, polys)
     assert (conn.framework_class, conn.n_corner, conn.n_edge, conn.n_face) == ("edge", 0, 9, 0)
+
+
+@pytest.mark.parametrize("strategy", ["average", "majority"])
+def test_obelix_argyrodite_with_li_as_mobile_ion(strategy):
+    # Li6PS5Cl (OBELiX "122", 56 partial sites): isolated PS4 tetrahedra once Li is mobile;
+    # with the default Na, Li is an ordinary cation whose polyhedra share S with PS4
+    path = shared_path("obelix", "cifs_train") / "122.cif"
+    s = read_structure(path)
+    validate_structure(s, str(path))
+    s, note = resolve_disorder(s, strategy, str(path))
+    assert note.startswith(f"{strategy}:56 partial sites")
+    polys = find_polyanions(s, mobile_ion="Li")
+    assert len(polys) == 4
+    assert {(p.center_species, p.shape) for p in polys} == {("P", "tetrahedron")}
+    assert classify_connectivity(s, polys).framework_class == "isolated"
+    with_li = find_polyanions(s)
+    assert "Li" in {p.center_species for p in with_li}
+    assert classify_connectivity(s, with_li).framework_class != "isolated"
