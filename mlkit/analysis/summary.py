@@ -192,8 +192,8 @@ def analyze_trajectory(
     fit_start_fraction, fit_end_fraction : float
         Lag window of the MSD/C(t) fits (fractions of the run).
     n_blocks : int
-        Blocks for the block-averaging error reported next to the GLS one
-        (NaN when the run has fewer than 10 frames per block).
+        Blocks for the block-averaging error of D (the regression error is used,
+        ``diffusivity_err_method="ols"``, when the run has < 10 frames per block).
     framework_species : sequence of str, optional
         Override the species counted as non-mobile cations.
     coupling_shell_cutoff_A : float, optional
@@ -233,19 +233,27 @@ def analyze_trajectory(
     msd_species = {s: per_atom[:, sp == s, :].mean(axis=1) for s in dict.fromkeys(species)}
     msd_mob = msd_species[mobile_ion].sum(axis=1)
     fit_kw = dict(start_fraction=fit_start_fraction, end_fraction=fit_end_fraction)
-    dfit = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
+    d_gls = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
     d_ols = diffusivity_from_msd(lag, msd_mob, **fit_kw)
     block_err = float("nan")
     if n_blocks >= 2 and n_frames // n_blocks >= 10:
         block_err = diffusivity_block_average(xc[:, mobile], frame_interval_fs,
                                               n_blocks=n_blocks, **fit_kw)[0].diffusivity_err_cm2_s
+    # Default D: OLS over the window with the block error (robust to a curved,
+    # sub-diffusive MSD). GLS is reported alongside: more efficient for ideal
+    # diffusion, but it leans on the short lags of the window.
+    if np.isfinite(block_err):
+        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, block_err, "block"
+    else:
+        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, d_ols.diffusivity_err_cm2_s, "ols"
     d_dir = [diffusivity_from_msd(lag, msd_species[mobile_ion][:, k], dim=1, **fit_kw)
              for k in range(3)]
-    msd_mob_end = float(dfit.msd_at(duration))
+    # expected end-point MSD from the OLS line (same estimator as the framework test)
+    msd_mob_end = float(d_ols.msd_at(duration))
     msd_mob_endpoint = float(((xc[-1, mobile] - xc[0, mobile]) ** 2).sum(axis=-1).mean())
-    sigma = nernst_einstein_conductivity(dfit.diffusivity_cm2_s, len(mobile), volume,
+    sigma = nernst_einstein_conductivity(d_val, len(mobile), volume,
                                          temperature_K, q)
-    sigma_err = nernst_einstein_conductivity(dfit.diffusivity_err_cm2_s, len(mobile), volume,
+    sigma_err = nernst_einstein_conductivity(d_err, len(mobile), volume,
                                              temperature_K, q)
 
     # --- framework melting + polyanion integrity
@@ -321,16 +329,18 @@ def analyze_trajectory(
         "msd_mobile_endpoint_A2": msd_mob_endpoint,
         "msd_framework_A2": fw.msd_framework_A2,
         "msd_framework_endpoint_A2": fw.msd_framework_endpoint_A2,
-        "diffusivity_cm2_s": dfit.diffusivity_cm2_s,
-        "diffusivity_err_cm2_s": dfit.diffusivity_err_cm2_s,
-        "diffusivity_err_method": dfit.err_method,
+        "diffusivity_cm2_s": d_val,
+        "diffusivity_err_cm2_s": d_err,
+        "diffusivity_err_method": d_method,
+        "diffusivity_gls_cm2_s": d_gls.diffusivity_cm2_s,
+        "diffusivity_gls_err_cm2_s": d_gls.diffusivity_err_cm2_s,
         "diffusivity_ols_cm2_s": d_ols.diffusivity_cm2_s,
         "diffusivity_block_err_cm2_s": block_err,
         "diffusivity_x_cm2_s": d_dir[0].diffusivity_cm2_s,
         "diffusivity_y_cm2_s": d_dir[1].diffusivity_cm2_s,
         "diffusivity_z_cm2_s": d_dir[2].diffusivity_cm2_s,
-        "fit_start_ps": dfit.fit_start_ps,
-        "fit_end_ps": dfit.fit_end_ps,
+        "fit_start_ps": d_ols.fit_start_ps,
+        "fit_end_ps": d_ols.fit_end_ps,
         "conductivity_mS_cm": float(sigma),
         "conductivity_err_mS_cm": float(sigma_err),
         "c_t_end": c_end,

@@ -185,3 +185,29 @@ def test_analyze_trajectory_bad_input(synth):
     # no rotors: rotation columns are NaN, not invented
     row = analyze_trajectory(pos, sp, cell, 10.0, 800.0)
     assert np.isnan(row["c_t_end"]) and row["rotates"] is False and row["category"] == 3
+
+
+def test_default_d_robust_for_caged_ions(synth):
+    """Caged ions (Ornstein-Uhlenbeck, saturating MSD): GLS reads the early rise of the
+    window as diffusion; the default OLS-window D stays within its error of zero."""
+    rng = np.random.default_rng(9)
+    pos, sp, cell, c, lig = synth.rotor_crystal(2000, seed=8)
+    na = np.nonzero(np.array(sp) == "Na")[0]
+    dt, tau, sig = 0.01, 1.0, 0.7
+    ou = np.zeros((2000, len(na), 3))
+    a = np.exp(-dt / tau)
+    for t in range(1, 2000):
+        ou[t] = a * ou[t - 1] + np.sqrt(1 - a**2) * sig * rng.normal(size=(len(na), 3))
+    pos = pos.copy()
+    pos[:, na] += ou
+    row = analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig)
+    assert row["diffusivity_err_method"] == "block"
+    assert row["diffusivity_cm2_s"] == row["diffusivity_ols_cm2_s"]
+    assert abs(row["diffusivity_cm2_s"]) < 2 * row["diffusivity_err_cm2_s"]
+    assert row["diffusivity_gls_cm2_s"] > 5 * abs(row["diffusivity_ols_cm2_s"])
+    assert not row["diffuses"]  # plateau 6 sig^2 = 2.9 A^2
+    # an ideal random walk: GLS and OLS agree within the errors
+    pos2, sp2, cell2, c2, lig2 = synth.rotor_crystal(2000, seed=8, na_d_A2_ps=0.2)
+    row2 = analyze_trajectory(pos2, sp2, cell2, 10.0, 800.0, c2, lig2)
+    assert abs(row2["diffusivity_gls_cm2_s"] - row2["diffusivity_ols_cm2_s"]) < \
+        3 * row2["diffusivity_err_cm2_s"]
