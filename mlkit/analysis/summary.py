@@ -158,6 +158,7 @@ def analyze_trajectory(
     framework_species: Sequence[str] | None = None,
     coupling_shell_cutoff_A: float | None = None,
     spectrum_max_freq_THz: float = 8.0,
+    spectrum_max_lag_ps: float = 5.0,
     return_curves: bool = False,
 ) -> dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]:
     """Turn one MD trajectory into one row of labels.
@@ -200,6 +201,9 @@ def analyze_trajectory(
         First-shell radius for the coupling analysis.
     spectrum_max_freq_THz : float
         Upper limit for the spectral overlap (8 THz).
+    spectrum_max_lag_ps : float
+        Autocorrelations are truncated at min(T/2, this) before the Fourier
+        transform (smoother spectra, resolution ~ 1/lag).
     return_curves : bool
         Also return the curves (MSD, C(t), spectra, rho) for plotting.
 
@@ -266,6 +270,7 @@ def analyze_trajectory(
 
     # --- reorientation
     nan = float("nan")
+    lag_frac = min(0.5, spectrum_max_lag_ps / duration) if duration > 0 else 0.5
     curves: dict[str, Any] = {"lag_ps": lag, "msd_A2": msd_species}
     c_end = c_end_single = jump_rate = mean_jump = lib_center = overlap = nan
     n_jumps: int | float = nan
@@ -284,7 +289,8 @@ def analyze_trajectory(
         jump_rate = jumps.rate_per_rotor_ps
         mean_jump = float(jumps.angles_deg.mean()) if jumps.n_jumps else nan
         omega = angular_velocities(u, rotor_index, frame_interval_fs)
-        f_rot, s_rot = power_spectrum(autocorrelation_fft(omega), frame_interval_fs)
+        f_rot, s_rot = power_spectrum(autocorrelation_fft(omega), frame_interval_fs,
+                                      max_lag_fraction=lag_frac)
         lib_center = spectral_center(f_rot, s_rot)
         rho, t_edges, p_edges = orientation_density(u)
         curves.update(c_t=c_t, freq_rot_THz=f_rot, spectrum_rot=s_rot, rho_per_sr=rho,
@@ -306,7 +312,8 @@ def analyze_trajectory(
     else:
         vel = v[:, mobile]
         vsource = "md"
-    f_na, s_na = power_spectrum(autocorrelation_fft(vel), frame_interval_fs)
+    f_na, s_na = power_spectrum(autocorrelation_fft(vel), frame_interval_fs,
+                                max_lag_fraction=lag_frac)
     vdos_center = spectral_center(f_na, s_na)
     if len(centers):
         overlap = spectral_overlap(f_na, s_na, curves["spectrum_rot"],
