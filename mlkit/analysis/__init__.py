@@ -8,7 +8,7 @@ which turns one trajectory into one label row. See docs/analysis.md.
 
 from __future__ import annotations
 
-from mlkit.analysis.arrhenius import ArrheniusFit, fit_arrhenius
+from mlkit.analysis.arrhenius import ArrheniusFit, arrhenius_summary, fit_arrhenius
 from mlkit.analysis.coupling import CouplingResult, cation_anion_coupling
 from mlkit.analysis.diffusion import (
     DEFAULT_CHARGES_E,
@@ -55,6 +55,7 @@ __all__ = [
     "MSDResult",
     "ReorientationJumps",
     "analyze_trajectory",
+    "arrhenius_summary",
     "angular_velocities",
     "cation_anion_coupling",
     "category",

@@ -13,7 +13,7 @@ import numpy as np
 from mlkit.analysis.diffusion import nernst_einstein_conductivity
 from mlkit.errors import MlkitError
 
-__all__ = ["ArrheniusFit", "fit_arrhenius"]
+__all__ = ["ArrheniusFit", "arrhenius_summary", "fit_arrhenius"]
 
 KB_EV_K = 8.617333262e-5
 
@@ -143,3 +143,59 @@ def fit_arrhenius(
         n_points=len(t),
         absolute_errors=absolute,
     )
+
+
+def arrhenius_summary(
+    temperatures_K: Sequence[float] | np.ndarray,
+    diffusivities_cm2_s: Sequence[float] | np.ndarray,
+    diffusivity_errs_cm2_s: Sequence[float] | np.ndarray | None,
+    n_ions: int,
+    volume_A3: float,
+    charge_e: float = 1.0,
+    *,
+    temperature_eval_K: float = 300.0,
+    min_diffusivity_cm2_s: float = 1e-8,
+) -> dict[str, float]:
+    """Arrhenius fit of several MD temperatures as one table row.
+
+    Temperatures with D below ``min_diffusivity_cm2_s`` (not measurable; Li et
+    al. 2025 use 1e-8 cm^2/s) are left out and counted in ``n_excluded``.
+
+    Parameters
+    ----------
+    temperatures_K, diffusivities_cm2_s : arrays of shape (n,)
+    diffusivity_errs_cm2_s : array of shape (n,) or None
+    n_ions, volume_A3, charge_e
+        For the extrapolated Nernst-Einstein conductivity.
+    temperature_eval_K : float
+        Extrapolation temperature (300 K).
+
+    Returns
+    -------
+    dict
+        activation_energy_eV, activation_energy_err_eV, d0_cm2_s, d0_err_cm2_s,
+        diffusivity_<T>K_cm2_s (+ _err), conductivity_<T>K_mS_cm (+ _err),
+        n_temperatures, n_excluded.
+    """
+    t = np.asarray(temperatures_K, dtype=np.float64)
+    d = np.asarray(diffusivities_cm2_s, dtype=np.float64)
+    keep = np.isfinite(d) & (d >= min_diffusivity_cm2_s)
+    err = None
+    if diffusivity_errs_cm2_s is not None:
+        err = np.asarray(diffusivity_errs_cm2_s, dtype=np.float64)[keep]
+    fit = fit_arrhenius(t[keep], d[keep], err)
+    tag = f"{temperature_eval_K:g}K"
+    d_eval, d_eval_err = fit.diffusivity(temperature_eval_K)
+    s_eval, s_eval_err = fit.conductivity(temperature_eval_K, n_ions, volume_A3, charge_e)
+    return {
+        "activation_energy_eV": fit.activation_energy_eV,
+        "activation_energy_err_eV": fit.activation_energy_err_eV,
+        "d0_cm2_s": fit.d0_cm2_s,
+        "d0_err_cm2_s": fit.d0_err_cm2_s,
+        f"diffusivity_{tag}_cm2_s": d_eval,
+        f"diffusivity_{tag}_err_cm2_s": d_eval_err,
+        f"conductivity_{tag}_mS_cm": s_eval,
+        f"conductivity_{tag}_err_mS_cm": s_eval_err,
+        "n_temperatures": int(keep.sum()),
+        "n_excluded": int((~keep).sum()),
+    }

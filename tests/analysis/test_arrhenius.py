@@ -72,3 +72,19 @@ def test_against_pymatgen_fit_arrhenius():
     assert ours.activation_energy_eV == pytest.approx(ea, rel=1e-6)
     assert ours.d0_cm2_s == pytest.approx(c, rel=1e-6)
     assert ours.activation_energy_err_eV == pytest.approx(ea_std, rel=1e-3)
+
+
+def test_arrhenius_summary_row_excludes_unmeasurable():
+    from mlkit.analysis import arrhenius_summary
+
+    t = np.array([500.0, 600.0, 800.0, 1000.0])
+    d = 3e-3 * np.exp(-0.24 / (KB_EV_K * t))
+    d[0] = 5e-9  # below 1e-8 cm^2/s: not measurable, left out
+    row = arrhenius_summary(t, d, 0.1 * d, 16, 1500.0, 1.0)
+    assert row["n_temperatures"] == 3 and row["n_excluded"] == 1
+    assert row["activation_energy_eV"] == pytest.approx(0.24, rel=1e-9)
+    d300 = 3e-3 * np.exp(-0.24 / (KB_EV_K * 300))
+    assert row["diffusivity_300K_cm2_s"] == pytest.approx(d300, rel=1e-9)
+    assert row["conductivity_300K_mS_cm"] == pytest.approx(
+        nernst_einstein_conductivity(d300, 16, 1500.0, 300.0), rel=1e-9)
+    assert row["conductivity_300K_err_mS_cm"] > 0
