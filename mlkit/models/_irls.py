@@ -1,0 +1,367 @@
+"""Fused Newton (IRLS) kernel for L2 logistic regression on many feature subsets.
+
+One call of :func:`fold_chunk_search` fits every subset of one *chunk* on one
+cross-validation fold.  A chunk is the set of bitmasks that share their high bits
+(``base``); the low ``n_low`` features are enumerated depth first, so every
+subset is warm-started from its parent (the same subset without its last
+added feature, whose optimum is on the DFS stack).  Per subset the kernel runs
+plain Newton steps on
+
+    f(b, w) = sum_i [log(1 + exp(eta_i)) - y_i eta_i] + ||w||^2 / (2 C),
+    eta_i = b + x_i . w
+
+(the objective of scikit-learn's ``LogisticRegression(C=C)``, up to the factor
+``n`` that scikit-learn divides by; the intercept ``b`` is not penalised) until
+``max_a |grad_a| / n <= tol`` (the same scale as scikit-learn's ``gtol``),
+falling back to a damped Newton with backtracking line search from zero when the
+plain iteration does not converge.  All arithmetic is float64.
+
+The functions are pure numba kernels without I/O; they release the GIL so the
+caller can run (chunk, fold) tasks on a thread pool (or on Dask workers) and
+get bit-identical results whatever the scheduling.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+_FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # vectorised reductions; no NaN/inf assumptions
+
+#: plain Newton iterations before the damped fallback takes over
+PLAIN_NEWTON_MAX_ITER = 50
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r):
+    """Fill ``eta``, ``p`` (sigmoid) and the residual ``r = p - y``; return max |grad| of the sum objective.
+
+    The gradient itself is written into ``r``'s companion by :func:`_newton_solve`;
+    here we only need its max-norm, computed on the fly into ``grad`` by the caller.
+    """
+    for i in range(n):
+        eta[i] = 0.0
+    for a in range(k1):
+        xa = X[idx[a]]
+        ba = beta[a]
+        for i in range(n):
+            eta[i] += ba * xa[i]
+    for i in range(n):
+        p[i] = 1.0 / (1.0 + np.exp(-eta[i]))
+        r[i] = p[i] - y[i]
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _grad_vec(X, n, idx, k1, beta, inv_C, r, grad):
+    gmax = 0.0
+    for a in range(k1):
+        xa = X[idx[a]]
+        s = 0.0
+        for i in range(n):
+            s += r[i] * xa[i]
+        if a > 0:
+            s += inv_C * beta[a]
+        grad[a] = s
+        if abs(s) > gmax:
+            gmax = abs(s)
+    return gmax
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
+    """Solve (X^T W X + diag(0, 1/C, ...)) step = grad by Cholesky; False if not positive definite."""
+    for a in range(k1):
+        xa = X[idx[a]]
+        za = Z[a]
+        for i in range(n):
+            za[i] = p[i] * (1.0 - p[i]) * xa[i]
+        for b in range(a + 1):
+            xb = X[idx[b]]
+            s = 0.0
+            for i in range(n):
+                s += za[i] * xb[i]
+            H[a, b] = s
+        if a > 0:
+            H[a, a] += inv_C
+    # Cholesky (lower) in place
+    for j in range(k1):
+        s = H[j, j]
+        for m in range(j):
+            s -= H[j, m] * H[j, m]
+        if not s > 0.0:
+            return False
+        d = np.sqrt(s)
+        H[j, j] = d
+        for a in range(j + 1, k1):
+            t = H[a, j]
+            for m in range(j):
+                t -= H[a, m] * H[j, m]
+            H[a, j] = t / d
+    # forward: L z = grad
+    for a in range(k1):
+        t = grad[a]
+        for m in range(a):
+            t -= H[a, m] * step[m]
+        step[a] = t / H[a, a]
+    # backward: L^T step = z
+    for a in range(k1 - 1, -1, -1):
+        t = step[a]
+        for m in range(a + 1, k1):
+            t -= H[m, a] * step[m]
+        step[a] = t / H[a, a]
+    return True
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _objective(X, y, n, idx, k1, beta, inv_C, eta):
+    for i in range(n):
+        eta[i] = 0.0
+    for a in range(k1):
+        xa = X[idx[a]]
+        ba = beta[a]
+        for i in range(n):
+            eta[i] += ba * xa[i]
+    f = 0.0
+    for i in range(n):
+        e = eta[i]
+        f += max(e, 0.0) + np.log1p(np.exp(-abs(e))) - y[i] * e
+    for a in range(1, k1):
+        f += 0.5 * inv_C * beta[a] * beta[a]
+    return f
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z, H):
+    """Fit one subset in place (``beta[:k1]`` is the start and ends as the optimum).
+
+    Parameters
+    ----------
+    X : ndarray of shape (p + 1, n_max)
+        Standardised training features of one fold, one *row* per feature; row ``p``
+        holds ones (the intercept column).
+    y : ndarray of shape (n_max,)
+        0/1 labels.
+    n : int
+        Number of training samples (columns of ``X`` used).
+    idx : ndarray of int64, shape (>= k1,)
+        Rows of ``X`` in the model; ``idx[0]`` must be the intercept row ``p``.
+    k1 : int
+        Number of parameters (features + intercept).
+    beta : ndarray of shape (>= k1,)
+        Start / solution, ordered like ``idx``.
+    inv_C, tol_abs, max_iter
+        ``1 / C``, the absolute gradient tolerance (``tol * n``) and the iteration cap.
+    work, work2, Z, H
+        Scratch arrays of shapes (4, n_max), (2, p + 1), (p + 1, n_max), (p + 1, p + 1).
+
+    Returns
+    -------
+    int
+        Newton iterations used (>= 0), or ``-1`` when not converged.
+    """
+    eta = work[0]
+    p = work[1]
+    r = work[2]
+    grad = work2[0]
+    step = work2[1]
+    # plain Newton from the given start
+    n_plain = min(max_iter, PLAIN_NEWTON_MAX_ITER)
+    for it in range(n_plain + 1):
+        _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r)
+        gmax = _grad_vec(X, n, idx, k1, beta, inv_C, r, grad)
+        if gmax <= tol_abs:
+            return it
+        if not gmax < 1e300:  # NaN / inf: diverged
+            break
+        if it == n_plain:
+            break
+        if not _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
+            break
+        for a in range(k1):
+            beta[a] -= step[a]
+    # damped Newton (backtracking on the objective) from zero
+    for a in range(k1):
+        beta[a] = 0.0
+    f = _objective(X, y, n, idx, k1, beta, inv_C, eta)
+    for it in range(max_iter + 1):
+        _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r)
+        gmax = _grad_vec(X, n, idx, k1, beta, inv_C, r, grad)
+        if gmax <= tol_abs:
+            return n_plain + it
+        if it == max_iter or not _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
+            return -1
+        t = 1.0
+        slope = 0.0
+        for a in range(k1):
+            slope += grad[a] * step[a]
+        for a in range(k1):
+            work2[0, a] = beta[a]  # keep the old point in grad's slot (grad no longer needed)
+        accepted = False
+        for _ls in range(60):
+            for a in range(k1):
+                beta[a] = work2[0, a] - t * step[a]
+            f_new = _objective(X, y, n, idx, k1, beta, inv_C, eta)
+            if f_new <= f - 1e-4 * t * slope or abs(f_new - f) <= 1e-15 * abs(f):
+                accepted = True
+                break
+            t *= 0.5
+        if not accepted:
+            for a in range(k1):
+                beta[a] = work2[0, a]
+            return -1
+        f = f_new
+    return -1
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _score(Xte, yte, nte, idx, k1, beta, dec):
+    """Test-fold decision values into ``dec``; return (f1, accuracy, roc_auc)."""
+    tp = 0
+    fp = 0
+    fn = 0
+    tn = 0
+    for j in range(nte):
+        dec[j] = 0.0
+    for a in range(k1):
+        xa = Xte[idx[a]]
+        ba = beta[a]
+        for j in range(nte):
+            dec[j] += ba * xa[j]
+    for j in range(nte):
+        pos = dec[j] > 0.0
+        if yte[j] > 0.5:
+            if pos:
+                tp += 1
+            else:
+                fn += 1
+        else:
+            if pos:
+                fp += 1
+            else:
+                tn += 1
+    den = 2 * tp + fp + fn
+    f1 = 2.0 * tp / den if den > 0 else 0.0
+    acc = (tp + tn) / nte
+    # ROC AUC = P(dec_pos > dec_neg) + 0.5 P(tie)
+    npos = tp + fn
+    nneg = fp + tn
+    if npos == 0 or nneg == 0:
+        auc = np.nan
+    else:
+        s = 0.0
+        for j in range(nte):
+            if yte[j] > 0.5:
+                for m in range(nte):
+                    if yte[m] < 0.5:
+                        if dec[j] > dec[m]:
+                            s += 1.0
+                        elif dec[j] == dec[m]:
+                            s += 0.5
+        auc = s / (npos * nneg)
+    return f1, acc, auc
+
+
+@njit(nogil=True, cache=True)
+def fold_chunk_search(
+    Xtr, ytr, ntr, Xte, yte, nte, base_feats, n_low, max_k, inv_C, tol, max_iter,
+    out_f1, out_acc, out_auc, out_iter, rec_slot, rec_coef, rec_dec,
+):
+    """Fit all subsets of one chunk on one fold (depth-first, warm-started).
+
+    Parameters
+    ----------
+    Xtr : ndarray of shape (p + 1, n_tr_max)
+        Fold-standardised training features (rows = features, row ``p`` = ones).
+    ytr : ndarray of shape (n_tr_max,)
+    ntr : int
+    Xte : ndarray of shape (p + 1, n_te_max)
+        Test features standardised with the training fold's mean and scale.
+    yte : ndarray of shape (n_te_max,)
+    nte : int
+    base_feats : ndarray of int64
+        Features (global indices >= ``n_low``) fixed in every subset of the chunk.
+    n_low : int
+        Features ``0 .. n_low - 1`` are enumerated; local mask ``m`` means subset
+        ``base | m``.
+    max_k : int
+        Largest subset size fitted.
+    inv_C, tol, max_iter : float, float, int
+    out_f1, out_acc, out_auc : ndarray of shape (2**n_low,)
+        Per local mask metric on this fold (untouched for masks not fitted).
+    out_iter : ndarray of int16, shape (2**n_low,)
+        Newton iterations, ``-1`` when not converged; untouched (caller fills
+        ``-2``) when the mask is not fitted (empty set or larger than ``max_k``).
+    rec_slot : ndarray of int64, shape (2**n_low,) or (1,)
+        Row of ``rec_coef`` / ``rec_dec`` to record the mask in, ``-1`` for none.
+    rec_coef : ndarray of shape (n_rec, p + 1)
+        Coefficients in global feature order, intercept last (standardised scale).
+    rec_dec : ndarray of shape (n_rec, n_te_max)
+        Test-fold decision values.
+    """
+    p = Xtr.shape[0] - 1
+    n_max = Xtr.shape[1]
+    kb = base_feats.shape[0]
+    work = np.empty((4, n_max))
+    work2 = np.zeros((2, p + 1))
+    Z = np.empty((p + 1, n_max))
+    H = np.empty((p + 1, p + 1))
+    dec = np.empty(Xte.shape[1])
+    betas = np.zeros((n_low + 1, p + 1))
+    idx = np.empty(p + 1, np.int64)
+    nxt = np.zeros(n_low + 1, np.int64)
+    lowmask = np.zeros(n_low + 1, np.int64)
+    tol_abs = tol * ntr
+    recording = rec_slot.shape[0] == out_f1.shape[0]
+    if kb > max_k:
+        return
+    idx[0] = p
+    for a in range(kb):
+        idx[1 + a] = base_feats[a]
+    # root: the base subset (intercept only when the chunk has no high bits)
+    k1 = 1 + kb
+    it = fit_newton(Xtr, ytr, ntr, idx, k1, betas[0], inv_C, tol_abs, max_iter, work, work2, Z, H)
+    if kb > 0:
+        f1, acc, auc = _score(Xte, yte, nte, idx, k1, betas[0], dec)
+        out_f1[0] = f1
+        out_acc[0] = acc
+        out_auc[0] = auc
+        out_iter[0] = it
+        if recording and rec_slot[0] >= 0:
+            _record(rec_slot[0], idx, k1, betas[0], dec, nte, rec_coef, rec_dec)
+    d = 0
+    nxt[0] = 0
+    while d >= 0:
+        lo = nxt[d]
+        if lo >= n_low or kb + d + 1 > max_k:
+            d -= 1
+            continue
+        nxt[d] = lo + 1
+        k1 = 1 + kb + d  # parameters of the parent
+        idx[k1] = lo
+        parent = betas[d]
+        child = betas[d + 1]
+        for a in range(k1):
+            child[a] = parent[a]
+        child[k1] = 0.0
+        it = fit_newton(Xtr, ytr, ntr, idx, k1 + 1, child, inv_C, tol_abs, max_iter, work, work2, Z, H)
+        m = lowmask[d] | (1 << lo)
+        f1, acc, auc = _score(Xte, yte, nte, idx, k1 + 1, child, dec)
+        out_f1[m] = f1
+        out_acc[m] = acc
+        out_auc[m] = auc
+        out_iter[m] = it
+        if recording and rec_slot[m] >= 0:
+            _record(rec_slot[m], idx, k1 + 1, child, dec, nte, rec_coef, rec_dec)
+        lowmask[d + 1] = m
+        nxt[d + 1] = lo + 1
+        d += 1
+
+
+@njit(nogil=True, cache=True)
+def _record(row, idx, k1, beta, dec, nte, rec_coef, rec_dec):
+    for a in range(rec_coef.shape[1]):
+        rec_coef[row, a] = 0.0
+    for a in range(k1):
+        rec_coef[row, idx[a]] = beta[a]
+    for j in range(nte):
+        rec_dec[row, j] = dec[j]
