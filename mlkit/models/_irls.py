@@ -34,11 +34,7 @@ PLAIN_NEWTON_MAX_ITER = 50
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r):
-    """Fill ``eta``, ``p`` (sigmoid) and the residual ``r = p - y``; return max |grad| of the sum objective.
-
-    The gradient itself is written into ``r``'s companion by :func:`_newton_solve`;
-    here we only need its max-norm, computed on the fly into ``grad`` by the caller.
-    """
+    """Fill ``eta = X beta``, ``p = sigmoid(eta)`` and the residual ``r = p - y`` (length ``n``)."""
     for i in range(n):
         eta[i] = 0.0
     for a in range(k1):
@@ -69,7 +65,10 @@ def _grad_vec(X, n, idx, k1, beta, inv_C, r, grad):
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
-    """Solve (X^T W X + diag(0, 1/C, ...)) step = grad by Cholesky; False if not positive definite."""
+    """Solve ``(X^T W X + diag(0, 1/C, ...)) step = grad`` by Cholesky.
+
+    Returns False when the matrix is not positive definite.
+    """
     for a in range(k1):
         xa = X[idx[a]]
         za = Z[a]
@@ -263,8 +262,25 @@ def _score(Xte, yte, nte, idx, k1, beta, dec):
 
 @njit(nogil=True, cache=True)
 def fold_chunk_search(
-    Xtr, ytr, ntr, Xte, yte, nte, base_feats, n_low, max_k, inv_C, tol, max_iter,
-    out_f1, out_acc, out_auc, out_iter, rec_slot, rec_coef, rec_dec,
+    Xtr,
+    ytr,
+    ntr,
+    Xte,
+    yte,
+    nte,
+    base_feats,
+    n_low,
+    max_k,
+    inv_C,
+    tol,
+    max_iter,
+    out_f1,
+    out_acc,
+    out_auc,
+    out_iter,
+    rec_slot,
+    rec_coef,
+    rec_dec,
 ):
     """Fit all subsets of one chunk on one fold (depth-first, warm-started).
 
@@ -343,7 +359,9 @@ def fold_chunk_search(
         for a in range(k1):
             child[a] = parent[a]
         child[k1] = 0.0
-        it = fit_newton(Xtr, ytr, ntr, idx, k1 + 1, child, inv_C, tol_abs, max_iter, work, work2, Z, H)
+        it = fit_newton(
+            Xtr, ytr, ntr, idx, k1 + 1, child, inv_C, tol_abs, max_iter, work, work2, Z, H
+        )
         m = lowmask[d] | (1 << lo)
         f1, acc, auc = _score(Xte, yte, nte, idx, k1 + 1, child, dec)
         out_f1[m] = f1

@@ -95,24 +95,38 @@ class FoldData:
         return int(self.Xtr.shape[1] - 1)
 
 
-def _validate_xy(X, y, *, cv: int, source: str = "input") -> tuple[np.ndarray, np.ndarray, list[str], list]:
+def _validate_xy(
+    X, y, *, cv: int, source: str = "input"
+) -> tuple[np.ndarray, np.ndarray, list[str], list]:
     """Check and convert ``X``/``y``; return float X, 0/1 y, feature names and the two classes."""
     if isinstance(X, pd.DataFrame):
         names = [str(c) for c in X.columns]
-        bad = [c for c in X.columns if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))]
+        bad = [
+            c
+            for c in X.columns
+            if not (pd.api.types.is_numeric_dtype(X[c]) or pd.api.types.is_bool_dtype(X[c]))
+        ]
         if bad:
-            raise MlkitError(f"{source}: non-numeric feature column(s) {', '.join(map(str, bad[:5]))}; encode or drop them first")
+            raise MlkitError(
+                f"{source}: non-numeric feature column(s) {', '.join(map(str, bad[:5]))}; "
+                "encode or drop them first"
+            )
         Xa = X.to_numpy(dtype=float)
     else:
         Xa = np.asarray(X, dtype=float)
         if Xa.ndim != 2:
-            raise MlkitError(f"{source}: X must be 2-D (n_samples, n_features), got shape {Xa.shape}")
+            raise MlkitError(
+                f"{source}: X must be 2-D (n_samples, n_features), got shape {Xa.shape}"
+            )
         names = [f"x{j}" for j in range(Xa.shape[1])]
     n, p = Xa.shape
     if p == 0:
         raise MlkitError(f"{source}: no feature columns")
     if p > MAX_FEATURES_SUPPORTED:
-        raise MlkitError(f"{source}: {p} features; the exhaustive search supports at most {MAX_FEATURES_SUPPORTED}")
+        raise MlkitError(
+            f"{source}: {p} features; the exhaustive search supports "
+            f"at most {MAX_FEATURES_SUPPORTED}"
+        )
     bad_cols = [names[j] for j in np.flatnonzero(~np.isfinite(Xa).all(axis=0))]
     if bad_cols:
         n_bad = int((~np.isfinite(Xa)).sum())
@@ -130,7 +144,8 @@ def _validate_xy(X, y, *, cv: int, source: str = "input") -> tuple[np.ndarray, n
     if len(classes) != 2:
         shown = ", ".join(map(str, classes[:6])) + (" ..." if len(classes) > 6 else "")
         raise MlkitError(
-            f"{source}: the subset search needs a binary target (two classes), got {len(classes)}: {shown}"
+            f"{source}: the subset search needs a binary target (two classes), "
+            f"got {len(classes)}: {shown}"
         )
     y01 = (ys.to_numpy() == classes[1]).astype(float)
     counts = {classes[0]: int((y01 == 0).sum()), classes[1]: int((y01 == 1).sum())}
@@ -138,7 +153,8 @@ def _validate_xy(X, y, *, cv: int, source: str = "input") -> tuple[np.ndarray, n
     if small:
         shown = ", ".join(f"{c!r} ({k} member{'s' if k != 1 else ''})" for c, k in small.items())
         raise MlkitError(
-            f"{source}: class(es) {shown} too small for stratified {cv}-fold CV (need >= {cv} per class)"
+            f"{source}: class(es) {shown} too small for stratified {cv}-fold CV "
+            f"(need >= {cv} per class)"
         )
     if cv < 2:
         raise MlkitError(f"cv must be >= 2, got {cv}")
@@ -182,9 +198,16 @@ def make_folds(X, y, *, cv: int = 10, seed: int = 0) -> FoldData:
         ytr[f, : len(a)] = y01[a]
         yte[f, : len(b)] = y01[b]
     return FoldData(
-        Xtr=Xtr, ytr=ytr, ntr=np.array([len(a) for a, _ in splits], np.int64),
-        Xte=Xte, yte=yte, nte=np.array([len(b) for _, b in splits], np.int64),
-        train_index=[a for a, _ in splits], test_index=[b for _, b in splits], X_raw=Xa, y01=y01,
+        Xtr=Xtr,
+        ytr=ytr,
+        ntr=np.array([len(a) for a, _ in splits], np.int64),
+        Xte=Xte,
+        yte=yte,
+        nte=np.array([len(b) for _, b in splits], np.int64),
+        train_index=[a for a, _ in splits],
+        test_index=[b for _, b in splits],
+        X_raw=Xa,
+        y01=y01,
     )
 
 
@@ -237,8 +260,16 @@ def _aggregate(chunk_id: int, p: int, n_low: int, max_k: int, f1, acc, auc, iter
     return pd.DataFrame(frame)
 
 
-def _logreg_chunk_arrays(data: FoldData, chunk_id: int, n_low: int, max_k: int, C: float, tol: float,
-                         max_iter: int, record_local: np.ndarray | None = None):
+def _logreg_chunk_arrays(
+    data: FoldData,
+    chunk_id: int,
+    n_low: int,
+    max_k: int,
+    C: float,
+    tol: float,
+    max_iter: int,
+    record_local: np.ndarray | None = None,
+):
     """Run the Newton kernel for one chunk on every fold.
 
     Returns per-fold arrays f1, acc, auc, iters of shape (n_folds, 2**n_low) and, when
@@ -266,17 +297,34 @@ def _logreg_chunk_arrays(data: FoldData, chunk_id: int, n_low: int, max_k: int, 
         dec = np.zeros((F, 1, 1))
     for f in range(F):
         fold_chunk_search(
-            data.Xtr[f], data.ytr[f], int(data.ntr[f]), data.Xte[f], data.yte[f], int(data.nte[f]),
-            base, n_low, max_k, 1.0 / C, tol, max_iter,
-            f1[f], acc[f], auc[f], iters[f], slot, coef[f], dec[f],
+            data.Xtr[f],
+            data.ytr[f],
+            int(data.ntr[f]),
+            data.Xte[f],
+            data.yte[f],
+            int(data.nte[f]),
+            base,
+            n_low,
+            max_k,
+            1.0 / C,
+            tol,
+            max_iter,
+            f1[f],
+            acc[f],
+            auc[f],
+            iters[f],
+            slot,
+            coef[f],
+            dec[f],
         )
     if record_local is not None:
         return f1, acc, auc, iters, coef.transpose(1, 0, 2), dec.transpose(1, 0, 2)
     return f1, acc, auc, iters
 
 
-def _run_logreg_chunk(data: FoldData, chunk_id: int, n_low: int, max_k: int, C: float, tol: float,
-                      max_iter: int) -> pd.DataFrame:
+def _run_logreg_chunk(
+    data: FoldData, chunk_id: int, n_low: int, max_k: int, C: float, tol: float, max_iter: int
+) -> pd.DataFrame:
     f1, acc, auc, iters = _logreg_chunk_arrays(data, chunk_id, n_low, max_k, C, tol, max_iter)
     return _aggregate(chunk_id, data.n_features, n_low, max_k, f1, acc, auc, iters)
 
@@ -302,11 +350,15 @@ def _make_generic(estimator: Any, C: float, seed: int):
         from lightgbm import LGBMClassifier
 
         return LGBMClassifier(n_estimators=100, random_state=seed, n_jobs=1, verbose=-1)
-    raise MlkitError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)} or pass a classifier")
+    raise MlkitError(
+        f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)} "
+        "or pass a classifier"
+    )
 
 
-def _run_generic_chunk(data: FoldData, chunk_id: int, n_low: int, max_k: int, estimator: Any, C: float,
-                       seed: int) -> pd.DataFrame:
+def _run_generic_chunk(
+    data: FoldData, chunk_id: int, n_low: int, max_k: int, estimator: Any, C: float, seed: int
+) -> pd.DataFrame:
     """Generic path: clone/fit/predict per subset and fold (same standardised inputs)."""
     from sklearn.base import clone
     from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
@@ -341,10 +393,12 @@ def _run_generic_chunk(data: FoldData, chunk_id: int, n_low: int, max_k: int, es
 def _run_chunk(data: FoldData, chunk_id: int, spec: dict) -> pd.DataFrame:
     """One chunk task (local thread, joblib worker or Dask worker)."""
     if spec["estimator"] == "logreg":
-        return _run_logreg_chunk(data, chunk_id, spec["n_low"], spec["max_k"], spec["C"], spec["tol"],
-                                 spec["max_iter"])
-    return _run_generic_chunk(data, chunk_id, spec["n_low"], spec["max_k"], spec["estimator_obj"], spec["C"],
-                              spec["seed"])
+        return _run_logreg_chunk(
+            data, chunk_id, spec["n_low"], spec["max_k"], spec["C"], spec["tol"], spec["max_iter"]
+        )
+    return _run_generic_chunk(
+        data, chunk_id, spec["n_low"], spec["max_k"], spec["estimator_obj"], spec["C"], spec["seed"]
+    )
 
 
 # --------------------------------------------------------------------------- streaming summary
@@ -382,7 +436,8 @@ class _Summary:
         if not len(table):
             return
         srt = table.assign(_m=table[col].fillna(-np.inf)).sort_values(
-            ["n_features", "_m", f"{self.metric}_std", "bitmask"], ascending=[True, False, True, True]
+            ["n_features", "_m", f"{self.metric}_std", "bitmask"],
+            ascending=[True, False, True, True],
         )
         for _, row in srt.drop_duplicates("n_features").drop(columns="_m").iterrows():
             kk = int(row["n_features"])
@@ -447,12 +502,17 @@ class SubsetSearchResult:
 
     @property
     def best(self) -> pd.Series:
-        """Overall best subset: highest mean metric; ties: fewer features, lower std, lower bitmask."""
+        """Overall best subset: highest mean metric.
+
+        Ties: fewer features, then lower std, then lower bitmask.
+        """
         b = self.best_by_size.copy()
         col = f"{self.metric}_mean"
         b["_m"] = b[col].fillna(-np.inf)
-        b = b.sort_values(["_m", "n_features", f"{self.metric}_std", "bitmask"],
-                          ascending=[False, True, True, True])
+        b = b.sort_values(
+            ["_m", "n_features", f"{self.metric}_std", "bitmask"],
+            ascending=[False, True, True, True],
+        )
         return b.drop(columns="_m").iloc[0]
 
     def features_of(self, bitmask: int) -> list[str]:
@@ -481,7 +541,10 @@ class SubsetSearchResult:
         return out
 
     def to_parquet(self, path: str | Path) -> Path:
-        """Write the full table (bitmask + metrics) to one parquet file; the feature names go in its metadata."""
+        """Write the full table (bitmask + metrics) to one parquet file.
+
+        The feature names, metric and settings go in the file's metadata (``mlkit_subsets``).
+        """
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -490,8 +553,12 @@ class SubsetSearchResult:
         tab = pa.Table.from_pandas(self.table, preserve_index=False)
         meta = dict(tab.schema.metadata or {})
         meta[b"mlkit_subsets"] = json.dumps(
-            {"feature_names": self.feature_names, "metric": self.metric, "params": _jsonable(self.params),
-             "classes": [str(c) for c in self.classes]}
+            {
+                "feature_names": self.feature_names,
+                "metric": self.metric,
+                "params": _jsonable(self.params),
+                "classes": [str(c) for c in self.classes],
+            }
         ).encode()
         pq.write_table(tab.replace_schema_metadata(meta), path)
         return path
@@ -511,14 +578,22 @@ class SubsetSearchResult:
         ax.plot(k, s["mean"], "o-", color="0.3", ms=3, label="mean over subsets")
         ax.plot(k, s["max"], "o-", color="C3", ms=4, label="best subset")
         best = self.best
-        ax.annotate(f"{best[f'{self.metric}_mean']:.3f} (k={int(best['n_features'])})",
-                    (best["n_features"], best[f"{self.metric}_mean"]), textcoords="offset points",
-                    xytext=(4, 6), color="C3", fontsize=8)
+        ax.annotate(
+            f"{best[f'{self.metric}_mean']:.3f} (k={int(best['n_features'])})",
+            (best["n_features"], best[f"{self.metric}_mean"]),
+            textcoords="offset points",
+            xytext=(4, 6),
+            color="C3",
+            fontsize=8,
+        )
         ax.set_xlabel("number of features")
         ax.set_ylabel(f"mean {self.metric} over {self.params.get('cv')} CV folds")
         ax.set_xticks(k)
-        ax.set_title(title or f"Exhaustive subset search ({self.params.get('estimator')}, "
-                              f"{int(s['n_subsets'].sum()):,} subsets)")
+        ax.set_title(
+            title
+            or f"Exhaustive subset search ({self.params.get('estimator')}, "
+            f"{int(s['n_subsets'].sum()):,} subsets)"
+        )
         ax.legend(fontsize=8, loc="lower right")
         fig.tight_layout()
         path = Path(path)
@@ -529,7 +604,10 @@ class SubsetSearchResult:
 
 
 def _jsonable(d: dict) -> dict:
-    return {k: (v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v)) for k, v in d.items()}
+    return {
+        k: (v if isinstance(v, (int, float, str, bool, type(None), list)) else str(v))
+        for k, v in d.items()
+    }
 
 
 def _concat(frames: list[pd.DataFrame], p: int) -> pd.DataFrame:
@@ -545,7 +623,9 @@ def _fingerprint(data: FoldData, spec: dict, names: list[str]) -> str:
     h.update(np.ascontiguousarray(data.X_raw).tobytes())
     h.update(np.ascontiguousarray(data.y01).tobytes())
     h.update(json.dumps(names).encode())
-    keys = {k: spec[k] for k in ("cv", "seed", "C", "tol", "max_iter", "n_low", "max_k", "estimator")}
+    keys = {
+        k: spec[k] for k in ("cv", "seed", "C", "tol", "max_iter", "n_low", "max_k", "estimator")
+    }
     h.update(json.dumps(keys, sort_keys=True, default=str).encode())
     h.update(str(_FORMAT_VERSION).encode())
     return h.hexdigest()
@@ -569,17 +649,23 @@ def _prepare_checkpoint(directory: Path, fingerprint: str, spec: dict) -> None:
         meta = json.loads(meta_path.read_text())
         if meta.get("fingerprint") != fingerprint:
             raise MlkitError(
-                f"{directory}: checkpoint belongs to a different search (data or settings changed); "
+                f"{directory}: checkpoint belongs to a different search "
+                "(data or settings changed); "
                 "use another checkpoint_dir or delete it"
             )
     else:
-        meta = {"fingerprint": fingerprint, "format": _FORMAT_VERSION,
-                "spec": _jsonable({k: v for k, v in spec.items() if k != "estimator_obj"})}
+        meta = {
+            "fingerprint": fingerprint,
+            "format": _FORMAT_VERSION,
+            "spec": _jsonable({k: v for k, v in spec.items() if k != "estimator_obj"}),
+        }
         meta_path.write_text(json.dumps(meta, indent=1))
 
 
 # --------------------------------------------------------------------------- executors
-def _iter_local(data: FoldData, todo: list[int], spec: dict, n_jobs: int) -> Iterator[tuple[int, pd.DataFrame]]:
+def _iter_local(
+    data: FoldData, todo: list[int], spec: dict, n_jobs: int
+) -> Iterator[tuple[int, pd.DataFrame]]:
     if spec["estimator"] == "logreg":
         # the numba kernel releases the GIL: a thread pool runs chunks in parallel
         if n_jobs <= 1:
@@ -609,7 +695,9 @@ def _iter_local(data: FoldData, todo: list[int], spec: dict, n_jobs: int) -> Ite
     yield from zip(todo, par(delayed(_run_chunk)(data, c, spec) for c in todo), strict=True)
 
 
-def _iter_dask(client: Any, data: FoldData, todo: list[int], spec: dict) -> Iterator[tuple[int, pd.DataFrame]]:
+def _iter_dask(
+    client: Any, data: FoldData, todo: list[int], spec: dict
+) -> Iterator[tuple[int, pd.DataFrame]]:
     from distributed import as_completed
 
     data_f = client.scatter(data, broadcast=True)
@@ -618,7 +706,11 @@ def _iter_dask(client: Any, data: FoldData, todo: list[int], spec: dict) -> Iter
     it = iter(todo)
     futures = {}
     for c in it:
-        futures[client.submit(_run_chunk, data_f, c, spec, pure=False, key=f"mlkit-subsets-{spec['fp'][:12]}-{c}")] = c
+        futures[
+            client.submit(
+                _run_chunk, data_f, c, spec, pure=False, key=f"mlkit-subsets-{spec['fp'][:12]}-{c}"
+            )
+        ] = c
         if len(futures) >= window:
             break
     ac = as_completed(list(futures))
@@ -628,7 +720,14 @@ def _iter_dask(client: Any, data: FoldData, todo: list[int], spec: dict) -> Iter
         fut.release()
         nxt = next(it, None)
         if nxt is not None:
-            nf = client.submit(_run_chunk, data_f, nxt, spec, pure=False, key=f"mlkit-subsets-{spec['fp'][:12]}-{nxt}")
+            nf = client.submit(
+                _run_chunk,
+                data_f,
+                nxt,
+                spec,
+                pure=False,
+                key=f"mlkit-subsets-{spec['fp'][:12]}-{nxt}",
+            )
             futures[nf] = nxt
             ac.add(nf)
         yield c, res
@@ -711,14 +810,26 @@ def exhaustive_subset_search(
     max_k = min(max_k, p)
     est_name = estimator if isinstance(estimator, str) else type(estimator).__name__
     if isinstance(estimator, str) and estimator not in ESTIMATORS:
-        raise MlkitError(f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)} or pass a classifier")
+        raise MlkitError(
+            f"unknown estimator {estimator!r}; choose one of {', '.join(ESTIMATORS)} "
+            "or pass a classifier"
+        )
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK_LOGREG if estimator == "logreg" else DEFAULT_CHUNK_GENERIC
     n_low = _n_low(p, int(chunk_size))
     data = make_folds(Xa, y01, cv=cv, seed=seed)
-    spec = {"cv": cv, "seed": seed, "C": float(C), "tol": float(tol), "max_iter": int(max_iter),
-            "n_low": n_low, "max_k": max_k, "estimator": est_name, "metric": metric,
-            "estimator_obj": estimator if not isinstance(estimator, str) else est_name}
+    spec = {
+        "cv": cv,
+        "seed": seed,
+        "C": float(C),
+        "tol": float(tol),
+        "max_iter": int(max_iter),
+        "n_low": n_low,
+        "max_k": max_k,
+        "estimator": est_name,
+        "metric": metric,
+        "estimator_obj": estimator if not isinstance(estimator, str) else est_name,
+    }
     spec["fp"] = _fingerprint(data, spec, names)
     chunks = _chunk_ids(p, n_low, max_k)
     total = sum(math.comb(p, k) for k in range(1, max_k + 1))
@@ -738,8 +849,14 @@ def exhaustive_subset_search(
         todo = todo[: max(int(max_chunks), 0)]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=total, initial=summary.n_rows, unit="subset", disable=not progress,
-               desc=f"subset search ({est_name})", smoothing=0.1)
+    bar = tqdm(
+        total=total,
+        initial=summary.n_rows,
+        unit="subset",
+        disable=not progress,
+        desc=f"subset search ({est_name})",
+        smoothing=0.1,
+    )
     own_client = None
     try:
         if dask_client is not None:
@@ -769,8 +886,10 @@ def exhaustive_subset_search(
     if len(best_by_size):
         best_by_size["bitmask"] = best_by_size["bitmask"].astype(_mask_dtype(p))
         best_by_size["n_features"] = best_by_size["n_features"].astype(np.uint8)
-        best_by_size["features"] = [",".join(n for j, n in enumerate(names) if (int(b) >> j) & 1)
-                                    for b in best_by_size["bitmask"]]
+        best_by_size["features"] = [
+            ",".join(n for j, n in enumerate(names) if (int(b) >> j) & 1)
+            for b in best_by_size["bitmask"]
+        ]
     ks = [k for k in range(1, p + 1) if summary.count[k] > 0]
     rows = []
     for k in ks:
@@ -779,21 +898,63 @@ def exhaustive_subset_search(
         var = max(summary.sumsq[k] / cnt - mean**2, 0.0)
         q05, q25, q50, q75, q95 = summary.quantiles(k, (0.05, 0.25, 0.5, 0.75, 0.95))
         best = summary.best_rows[k][f"{metric}_mean"]
-        rows.append({"n_features": k, "n_subsets": int(cnt), "mean": mean, "std": math.sqrt(var),
-                     "max": float(best), "q05": q05, "q25": q25, "median": q50, "q75": q75, "q95": q95})
-    size_summary = pd.DataFrame(rows, columns=["n_features", "n_subsets", "mean", "std", "max", "q05", "q25",
-                                               "median", "q75", "q95"])
+        rows.append(
+            {
+                "n_features": k,
+                "n_subsets": int(cnt),
+                "mean": mean,
+                "std": math.sqrt(var),
+                "max": float(best),
+                "q05": q05,
+                "q25": q25,
+                "median": q50,
+                "q75": q75,
+                "q95": q95,
+            }
+        )
+    size_summary = pd.DataFrame(
+        rows,
+        columns=[
+            "n_features",
+            "n_subsets",
+            "mean",
+            "std",
+            "max",
+            "q05",
+            "q25",
+            "median",
+            "q75",
+            "q95",
+        ],
+    )
     params = {k: v for k, v in spec.items() if k not in ("estimator_obj", "fp")}
     params.update({"chunk_size": 1 << n_low, "n_features_total": p, "n_samples": int(len(y01))})
     return SubsetSearchResult(
-        feature_names=names, metric=metric, best_by_size=best_by_size, size_summary=size_summary,
-        n_not_converged=summary.n_not_converged, complete=complete, params=params, classes=classes,
-        checkpoint_dir=ckpt, _table=None if ckpt is not None else _concat(frames, p),
+        feature_names=names,
+        metric=metric,
+        best_by_size=best_by_size,
+        size_summary=size_summary,
+        n_not_converged=summary.n_not_converged,
+        complete=complete,
+        params=params,
+        classes=classes,
+        checkpoint_dir=ckpt,
+        _table=None if ckpt is not None else _concat(frames, p),
     )
 
 
-def subset_fold_fits(X, y, masks: Sequence[int], *, cv: int = 10, C: float = 1.0, seed: int = 0,
-                     tol: float = 1e-10, max_iter: int = 100, chunk_size: int = DEFAULT_CHUNK_LOGREG) -> dict:
+def subset_fold_fits(
+    X,
+    y,
+    masks: Sequence[int],
+    *,
+    cv: int = 10,
+    C: float = 1.0,
+    seed: int = 0,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    chunk_size: int = DEFAULT_CHUNK_LOGREG,
+) -> dict:
     """Coefficients and test-fold decisions of the fast path for chosen subsets (for checks).
 
     Runs exactly the chunks of the search that contain ``masks`` (same warm starts).
@@ -813,15 +974,23 @@ def subset_fold_fits(X, y, masks: Sequence[int], *, cv: int = 10, C: float = 1.0
     if (masks <= 0).any() or (masks >= (1 << p)).any():
         raise MlkitError(f"masks must be in 1 .. 2**{p} - 1")
     F = data.n_folds
-    out = {"coef": np.zeros((len(masks), F, p + 1)), "decision": np.zeros((len(masks), F, data.Xte.shape[2])),
-           "f1": np.zeros((len(masks), F)), "accuracy": np.zeros((len(masks), F)),
-           "roc_auc": np.zeros((len(masks), F)), "n_iter": np.zeros((len(masks), F), np.int16), "folds": data}
+    out = {
+        "coef": np.zeros((len(masks), F, p + 1)),
+        "decision": np.zeros((len(masks), F, data.Xte.shape[2])),
+        "f1": np.zeros((len(masks), F)),
+        "accuracy": np.zeros((len(masks), F)),
+        "roc_auc": np.zeros((len(masks), F)),
+        "n_iter": np.zeros((len(masks), F), np.int16),
+        "folds": data,
+    }
     chunk_of = masks >> n_low
     for c in np.unique(chunk_of):
         sel = np.flatnonzero(chunk_of == c)
         local = masks[sel] & ((1 << n_low) - 1)
         uniq, inv = np.unique(local, return_inverse=True)
-        f1, acc, auc, iters, coef, dec = _logreg_chunk_arrays(data, int(c), n_low, p, C, tol, max_iter, uniq)
+        f1, acc, auc, iters, coef, dec = _logreg_chunk_arrays(
+            data, int(c), n_low, p, C, tol, max_iter, uniq
+        )
         out["coef"][sel] = coef[inv]
         out["decision"][sel] = dec[inv]
         out["f1"][sel] = f1[:, local].T
@@ -849,10 +1018,22 @@ class ExhaustiveSubsetSearch:
     feature_names_in_ : ndarray of str (only when ``X`` was a DataFrame)
     """
 
-    def __init__(self, *, cv: int = 10, max_features: int | None = None, C: float = 1.0, metric: str = "f1",
-                 seed: int = 0, chunk_size: int | None = None, n_jobs: int | None = None,
-                 checkpoint_dir: str | Path | None = None, progress: bool = False, dask_client: Any = None,
-                 estimator: Any = "logreg", tol: float = 1e-10) -> None:
+    def __init__(
+        self,
+        *,
+        cv: int = 10,
+        max_features: int | None = None,
+        C: float = 1.0,
+        metric: str = "f1",
+        seed: int = 0,
+        chunk_size: int | None = None,
+        n_jobs: int | None = None,
+        checkpoint_dir: str | Path | None = None,
+        progress: bool = False,
+        dask_client: Any = None,
+        estimator: Any = "logreg",
+        tol: float = 1e-10,
+    ) -> None:
         self.cv = cv
         self.max_features = max_features
         self.C = C
@@ -867,8 +1048,23 @@ class ExhaustiveSubsetSearch:
         self.tol = tol
 
     def get_params(self, deep: bool = True) -> dict:
-        return {k: getattr(self, k) for k in ("cv", "max_features", "C", "metric", "seed", "chunk_size", "n_jobs",
-                                              "checkpoint_dir", "progress", "dask_client", "estimator", "tol")}
+        return {
+            k: getattr(self, k)
+            for k in (
+                "cv",
+                "max_features",
+                "C",
+                "metric",
+                "seed",
+                "chunk_size",
+                "n_jobs",
+                "checkpoint_dir",
+                "progress",
+                "dask_client",
+                "estimator",
+                "tol",
+            )
+        }
 
     def set_params(self, **params) -> ExhaustiveSubsetSearch:
         for k, v in params.items():
@@ -888,7 +1084,9 @@ class ExhaustiveSubsetSearch:
         self.n_features_in_ = len(res.feature_names)
         if isinstance(X, pd.DataFrame):
             self.feature_names_in_ = np.asarray(res.feature_names, dtype=object)
-        self.support_ = np.array([(self.best_bitmask_ >> j) & 1 == 1 for j in range(self.n_features_in_)])
+        self.support_ = np.array(
+            [(self.best_bitmask_ >> j) & 1 == 1 for j in range(self.n_features_in_)]
+        )
         return self
 
     def get_support(self, indices: bool = False) -> np.ndarray:
@@ -903,3 +1101,97 @@ class ExhaustiveSubsetSearch:
         if isinstance(X, pd.DataFrame):
             return X.loc[:, X.columns[support]]
         return np.asarray(X)[:, support]
+
+
+# ------------------------------------------------------------ files -> search -> outputs
+def prepare_table(
+    labels: str | Path | pd.DataFrame,
+    target: str,
+    *,
+    features: str | Path | pd.DataFrame | None = None,
+    structures: Sequence[str | Path] | None = None,
+    threshold: float | None = None,
+    id_column: str = "id",
+    corr_threshold: float | None = None,
+    mobile_ion: str = "Na",
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """Labels + (feature table | structures) -> numeric ``X``, binary ``y`` and notes.
+
+    Uses :func:`mlkit.models.dataset.build_training_table` (label parsing, joins,
+    dropped rows), one-hot encodes ``connectivity``, drops constant columns and, with
+    ``corr_threshold``, the redundant column of every pair with |Pearson r| above it.
+
+    Returns
+    -------
+    X : DataFrame of shape (n_samples, n_features)
+    y : Series of shape (n_samples,)
+    notes : list of str
+    """
+    from mlkit.models.dataset import build_training_table, load_features
+    from mlkit.models.preprocessing import drop_constant, encode_categoricals, redundancy_filter
+
+    if (features is None) == (structures is None):
+        raise MlkitError("give exactly one of features (a table) or structures (files)")
+    if structures is not None:
+        from mlkit.features import featurize_paths
+
+        table = featurize_paths(structures, mobile_ion=mobile_ion, n_jobs=n_jobs, progress=progress)
+    elif isinstance(features, pd.DataFrame):
+        table = features
+    else:
+        table = load_features(features)
+    X, y, report = build_training_table(
+        table, labels, target, id_column=id_column, task="classification", threshold=threshold
+    )
+    notes = list(report.notes)
+    X = encode_categoricals(X, notes=notes)
+    X, _ = drop_constant(X, notes=notes)
+    if corr_threshold is not None:
+        kept, _pairs = redundancy_filter(X, corr_threshold, notes=notes)
+        X = X.loc[:, kept]
+    nan_rows = X.index[X.isna().any(axis=1)]
+    if len(nan_rows):
+        raise MlkitError(
+            f"{len(nan_rows)} row(s) have missing feature values "
+            f"(e.g. {', '.join(map(str, nan_rows[:3]))}); "
+            "the subset search needs complete rows"
+        )
+    return X, y, notes
+
+
+def write_outputs(result: SubsetSearchResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write the result files into ``out_dir``.
+
+    Files: ``subsets.parquet``, ``best_by_size.csv``, ``size_summary.csv``, ``top100.csv``,
+    ``best.json`` and the curve ``<metric>_vs_n_features.png``.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {
+        "table": result.to_parquet(out / "subsets.parquet"),
+        "best_by_size": out / "best_by_size.csv",
+        "size_summary": out / "size_summary.csv",
+        "top100": out / "top100.csv",
+        "best": out / "best.json",
+    }
+    result.best_by_size.to_csv(paths["best_by_size"], index=False)
+    result.size_summary.to_csv(paths["size_summary"], index=False)
+    result.top(100).to_csv(paths["top100"], index=False)
+    best = result.best
+    paths["best"].write_text(
+        json.dumps(
+            {
+                "bitmask": int(best["bitmask"]),
+                "features": result.features_of(int(best["bitmask"])),
+                **{k: float(best[k]) for k in best.index if k.endswith(("_mean", "_std"))},
+                "n_not_converged": int(result.n_not_converged),
+                "complete": bool(result.complete),
+                "params": _jsonable(result.params),
+            },
+            indent=1,
+        )
+    )
+    paths["curve"] = result.plot_curve(out / f"{result.metric}_vs_n_features.png")
+    return paths
