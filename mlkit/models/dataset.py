@@ -11,7 +11,9 @@ Handling (defaults in brackets)
 * missing targets (empty cell / NaN): dropped and reported.
 * censored targets such as ``"<1E-10"`` or ``">0.1"`` [``censored="drop"``]:
   ``"drop"`` drops and reports them; ``"value"`` uses the bound as the value
-  (reported); ``"error"`` raises.
+  (reported) -- with a ``threshold`` only when the class is certain (``"<b"`` with
+  ``b <= threshold`` is class 0, ``">b"`` with ``b >= threshold`` class 1; others are
+  dropped and reported); ``"error"`` raises.
 * non-numeric targets (``"abc"``) for a numeric task: error listing the ids
   (``non_numeric="drop"`` drops and reports them instead).
 * ``target_transform="log10"`` on a value <= 0: error listing the ids.
@@ -309,13 +311,27 @@ def load_labels(
         if censored == "drop":
             report.drop("censored target", cens_ids, f"values {', '.join(examples)}")
         else:
+            ambiguous = []
             for idx in np.flatnonzero(cens.to_numpy()):
-                values.iloc[idx] = _censored_bound(raw.iloc[idx])
-            report.note(
-                f"{len(cens_ids)} censored target(s) ({', '.join(examples)}) replaced by their "
-                f"bound: {', '.join(cens_ids[:8])}"
+                text = str(raw.iloc[idx]).strip()
+                bound = _censored_bound(text)
+                if threshold is not None and (
+                    (text.startswith("<") and bound > threshold)
+                    or (text.startswith(">") and bound < threshold)
+                ):
+                    ambiguous.append(raw.index[idx])  # class unknown: stays censored
+                    continue
+                values.iloc[idx] = bound
+                cens.iloc[idx] = False
+            n_used = len(cens_ids) - len(ambiguous)
+            if n_used:
+                report.note(
+                    f"{n_used} censored target(s) ({', '.join(examples)}) replaced by their "
+                    f"bound: {', '.join([i for i in cens_ids if i not in ambiguous][:8])}"
+                )
+            report.drop(
+                "censored target on the wrong side of the threshold (class unknown)", ambiguous
             )
-            cens = pd.Series(False, index=raw.index)
     if nonnum.any():
         bad_ids = list(raw.index[nonnum.to_numpy()])
         examples = sorted(set(raw[nonnum.to_numpy()].astype(str)))[:4]

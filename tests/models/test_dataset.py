@@ -155,3 +155,13 @@ def test_load_features_csv_and_parquet(tmp_path):
     (tmp_path / "f.txt2").write_text("x")
     with pytest.raises(MlkitError, match="unknown feature table format"):
         load_features(tmp_path / "f.txt2")
+
+
+def test_censored_value_with_threshold_only_when_class_is_certain(tmp_path):
+    p = _write(tmp_path, "id,sigma\na,1e-3\nb,<1E-10\nc,<1E-3\nd,>1E-2\ne,1e-6\nf,2e-3\n")
+    y, rep = load_labels(p, "sigma", threshold=1e-4, censored="value")
+    # "<1E-10" is certainly below 1e-4 -> class 0; ">1E-2" certainly above -> class 1;
+    # "<1E-3" may be on either side -> dropped and reported
+    assert y.to_dict() == {"a": 1, "b": 0, "d": 1, "e": 0, "f": 1}
+    assert rep.dropped["censored target on the wrong side of the threshold (class unknown)"] == [
+        "c"]

@@ -1,0 +1,94 @@
+"""Predict new CIFs from models:/NAME@ALIAS with the training featurization settings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from mlkit.cli import main as cli_main
+from mlkit.models.train import train
+from mlkit.predict import predict_paths
+
+R_M = {"Nb": 0.64, "Ta": 0.64, "V": 0.54, "Sb": 0.60}
+
+
+def perovskite(m: str, scale: float) -> Structure:
+    a = 2 * (R_M[m] + 1.40) * scale
+    return Structure.from_spacegroup("Pm-3m", Lattice.cubic(a), ["Na", m, "O"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5], [0, 0.5, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("predict")
+    sdir = tmp / "train"
+    sdir.mkdir()
+    rows = []
+    for m in R_M:
+        for s in (0.97, 0.99, 1.01, 1.03):
+            st = perovskite(m, s)
+            sid = f"Na{m}O3_{s:.2f}".replace(".", "p")
+            st.to(filename=str(sdir / f"{sid}.cif"))
+            rows.append({"id": sid, "vpa_label": st.volume / len(st)})
+    pd.DataFrame(rows).to_csv(tmp / "labels.csv", index=False)
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    res = train(tmp / "labels.csv", "vpa_label", structures=[sdir], models="logreg",
+                outer_folds=3, n_trials=2, tracking_uri=uri, register_name="perov",
+                output_dir=tmp / "out", cache_dir=tmp / "cache", progress=False, explain=False)
+    return res, uri, tmp
+
+
+def test_settings_recorded_with_the_model(model):
+    res, _, _ = model
+    s = res.settings
+    assert s["feature_source"] == "structures" and s["mobile_ion"] == "Na"
+    assert s["featurizers"] and "structural" in s["featurizers"]
+    assert s["disorder"] == "average" and s["max_sites"] == 2000
+
+
+def test_predict_new_structures_with_errors_and_range_flags(model, tmp_path):
+    _, uri, tmp = model
+    new = tmp_path / "new"
+    new.mkdir()
+    inside = perovskite("Nb", 1.00)
+    inside.to(filename=str(new / "inside.cif"))
+    perovskite("Ta", 1.12).to(filename=str(new / "expanded.cif"))
+    (new / "broken.cif").write_text("data_x\n_cell_length_a nonsense\n")
+    out = predict_paths("models:/perov@champion", [new, tmp_path / "missing.cif"],
+                        tracking_uri=uri, cache_dir=tmp / "cache", progress=False)
+    out = out.set_index("id")
+    assert set(out.index) == {"inside", "expanded", "broken", "missing"}
+    true_vpa = inside.volume / len(inside)
+    assert out.loc["inside", "prediction"] == pytest.approx(true_vpa, rel=0.05)
+    assert out.loc["inside", "error"] == ""
+    assert "vpa" not in out.loc["inside", "out_of_range_features"].split(";")
+    assert out.loc["expanded", "out_of_range"] is True
+    assert "vpa" in out.loc["expanded", "out_of_range_features"].split(";")
+    for bad in ("broken", "missing"):
+        assert out.loc[bad, "error"] != ""
+        assert pd.isna(out.loc[bad, "prediction"])
+    assert "no such file" in out.loc["missing", "error"]
+
+
+def test_cli_predict_writes_csv(model, tmp_path, capsys):
+    _, uri, tmp = model
+    f = tmp_path / "x.cif"
+    perovskite("V", 1.0).to(filename=str(f))
+    out_csv = tmp_path / "pred.csv"
+    rc = cli_main(["predict", "--model", "models:/perov@champion", str(f), "-o", str(out_csv),
+                   "--tracking-uri", uri, "--cache-dir", str(tmp / "cache"), "--no-progress"])
+    assert rc == 0
+    table = pd.read_csv(out_csv)
+    assert list(table["id"]) == ["x"] and np.isfinite(table["prediction"]).all()
+    assert "1 structures" in capsys.readouterr().out
+
+
+def test_cli_predict_unknown_model_is_one_line_error(model, tmp_path, capsys):
+    _, uri, _ = model
+    rc = cli_main(["predict", "--model", "models:/nothere@champion", str(tmp_path),
+                   "-o", str(tmp_path / "p.csv"), "--tracking-uri", uri])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "models:/nothere@champion: cannot load model" in err
+    assert len(err.splitlines()) == 1
