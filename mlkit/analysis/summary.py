@@ -275,13 +275,21 @@ def analyze_trajectory(
     c_end = c_end_single = jump_rate = mean_jump = lib_center = overlap = nan
     n_jumps: int | float = nan
     rotates = False
+    per_species: dict[str, float] = {}
     if len(centers):
         vec, rotor_index = center_ligand_vectors(x, centers, ligands, cell)
         u = unit_vectors(vec)
         c_t = reorientation_acf(u)
         c_end = expected_end_acf(lag, c_t, **fit_kw)
+        centre_sp = sp[centers]
+        if len(set(centre_sp.tolist())) > 1:  # several polyanion species: C(t) of each
+            for csp in dict.fromkeys(centre_sp.tolist()):
+                sel = np.isin(rotor_index, np.nonzero(centre_sp == csp)[0])
+                per_species[f"c_t_end_{csp}"] = expected_end_acf(
+                    lag, reorientation_acf(u[:, sel]), **fit_kw)
         c_end_single = float(np.mean(np.einsum("vk,vk->v", u[-1], u[0])))
-        rotates = bool(c_end < rotation_threshold)
+        # a compound rotates when any of its polyanion species does
+        rotates = bool(min([c_end, *per_species.values()]) < rotation_threshold)
         jumps = reorientation_jumps(u, rotor_index, frame_interval_fs,
                                     threshold_deg=jump_threshold_deg,
                                     smoothing_fs=jump_smoothing_fs)
@@ -370,6 +378,7 @@ def analyze_trajectory(
         "spectral_overlap": overlap,
         "velocity_source": vsource,
     }
+    row.update(per_species)
     if return_curves:
         curves["hop_h"] = hops.h
         curves["hop_times_ps"] = hops.times_ps

@@ -225,3 +225,29 @@ def test_per_frame_cell_gives_same_row(synth):
             assert row_t[key] == pytest.approx(val, rel=1e-9, abs=1e-12), key
         else:
             assert row_t[key] == val, key
+
+
+def test_c_t_per_polyanion_species(synth):
+    """Two polyanion species: rotating 'Nb' octahedra and librating 'Ta' ones."""
+    pos, sp, cell, c, lig = synth.rotor_crystal(600, seed=11, d_r_per_ps=0.5)
+    pos_l, _, _, _, _ = synth.rotor_crystal(600, seed=11, libration_rad=0.1)
+    pos = pos.copy()
+    for r in range(4, 8):  # rotors 4-7 become librating Ta rotors
+        idx = [c[r], *lig[r]]
+        pos[:, idx] = pos_l[:, idx]
+    sp = list(sp)
+    for r in range(4, 8):
+        sp[c[r]] = "Ta"
+    row = analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig)
+    assert row["c_t_end_Nb"] < 0.2 and row["c_t_end_Ta"] > 0.9
+    assert row["c_t_end_Nb"] < row["c_t_end"] < row["c_t_end_Ta"]
+    assert row["rotates"]
+    # mostly librating rotors with one rotating species member: still "rotates"
+    sp2 = ["Ta" if s == "Nb" else s for s in sp]
+    sp2[c[0]] = "Nb"
+    pos2 = pos.copy()
+    for r in range(1, 4):
+        idx = [c[r], *lig[r]]
+        pos2[:, idx] = pos_l[:, idx]
+    row2 = analyze_trajectory(pos2, sp2, cell, 10.0, 800.0, c, lig, rotation_threshold=0.5)
+    assert row2["c_t_end"] > 0.5 and row2["c_t_end_Nb"] < 0.2 and row2["rotates"]
