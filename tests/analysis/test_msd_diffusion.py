@@ -138,7 +138,7 @@ def test_gls_more_precise_than_ols_and_calibrated(synth):
 
     d_true, dt_ps, n_w = 0.1, 0.1, 16
     ols, gls, z = [], [], []
-    for seed in range(40):
+    for seed in range(30):
         x = synth.random_walk(1000, n_w, d_true, dt_ps, seed=300 + seed)
         m = msd_fft(x).mean(axis=1).sum(axis=1)
         lag = np.arange(1000) * dt_ps
