@@ -1,0 +1,136 @@
+"""Exhaustive subset search: agreement with scikit-learn, resume, Dask, generic path, bad input."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from mlkit.errors import MlkitError
+from mlkit.models.subsets import (
+    ExhaustiveSubsetSearch,
+    exhaustive_subset_search,
+    write_outputs,
+)
+
+METRIC_COLS = ["f1_mean", "f1_std", "accuracy_mean", "accuracy_std", "roc_auc_mean", "roc_auc_std"]
+
+
+def make_problem(n: int = 60, p: int = 7, seed: int = 1, signal: int = 3):
+    """Seeded correlated features, a logistic signal in the first ``signal`` ones."""
+    rng = np.random.default_rng(seed)
+    mix = rng.normal(size=(p, p)) * 0.5 + np.eye(p)
+    X = rng.normal(size=(n, p)) @ mix * rng.uniform(0.1, 10, size=p) + rng.normal(size=p)
+    w = np.zeros(p)
+    w[:signal] = rng.normal(size=signal)
+    z = (X - X.mean(0)) / X.std(0)
+    y = (z @ w + rng.normal(size=n) > 0).astype(int)
+    return pd.DataFrame(X, columns=[f"f{j}" for j in range(p)]), y
+
+
+def sklearn_fold_fit(X, y, cols, train, test, C=1.0, tol=1e-10):
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(C=C, tol=tol, max_iter=10000))
+    pipe.fit(X[np.ix_(train, cols)], y[train])
+    lr = pipe[-1]
+    return lr, pipe.predict(X[np.ix_(test, cols)]), pipe.decision_function(X[np.ix_(test, cols)])
+
+
+@pytest.fixture(autouse=True)
+def _single_thread_blas():
+    """sklearn's OpenMP threads crawl on a loaded 2-core machine; one thread is faster."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+def test_resume_after_stop_and_after_deleted_chunks(tmp_path):
+    X, y = make_problem(p=7)
+    kw = {"cv": 5, "chunk_size": 16, "progress": False, "n_jobs": 2}
+    fresh = exhaustive_subset_search(X, y, **kw).table
+    ck = tmp_path / "ck"
+    part = exhaustive_subset_search(X, y, checkpoint_dir=ck, max_chunks=3, **kw)
+    assert not part.complete and len(list(ck.glob("chunk_*.parquet"))) == 3
+    assert len(part.table) < len(fresh)
+    full = exhaustive_subset_search(X, y, checkpoint_dir=ck, **kw)
+    assert full.complete
+    pd.testing.assert_frame_equal(full.table, fresh)
+    # lose some finished chunks: a rerun recomputes exactly those
+    files = sorted(ck.glob("chunk_*.parquet"))
+    for f in files[1::3]:
+        f.unlink()
+    again = exhaustive_subset_search(X, y, checkpoint_dir=ck, **kw)
+    pd.testing.assert_frame_equal(again.table, fresh)
+    assert again.table["bitmask"].is_unique
+    pd.testing.assert_frame_equal(again.best_by_size, full.best_by_size)
+    # a different search may not reuse the directory
+    with pytest.raises(MlkitError, match="different search"):
+        exhaustive_subset_search(X, y, checkpoint_dir=ck, C=2.0, **kw)
+
+
+@pytest.mark.parametrize("processes", [False, True])
+def test_dask_localcluster_gives_identical_table(processes):
+    distributed = pytest.importorskip("distributed")
+    X, y = make_problem(p=7)
+    kw = {"cv": 5, "chunk_size": 16, "progress": False}
+    local = exhaustive_subset_search(X, y, n_jobs=1, **kw)
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=processes, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        remote = exhaustive_subset_search(X, y, dask_client=client, **kw)
+    pd.testing.assert_frame_equal(remote.table, local.table)
+    pd.testing.assert_frame_equal(remote.best_by_size, local.best_by_size)
+
+
+def test_max_features_restricts_sizes():
+    X, y = make_problem(p=7)
+    full = exhaustive_subset_search(X, y, cv=5, chunk_size=16, progress=False).table
+    part = exhaustive_subset_search(X, y, cv=5, chunk_size=16, max_features=3, progress=False)
+    assert len(part.table) == sum(math.comb(7, k) for k in range(1, 4))
+    ref = full[full["n_features"] <= 3].reset_index(drop=True)
+    pd.testing.assert_frame_equal(part.table, ref)
+
+
+def test_outputs_plot_and_estimator_wrapper(tmp_path):
+    X, y = make_problem(p=6)
+    sel = ExhaustiveSubsetSearch(cv=5, chunk_size=16).fit(X, y)
+    res = sel.results_
+    assert sel.best_subset_ == res.features_of(sel.best_bitmask_)
+    assert sel.best_score_ == res.table["f1_mean"].max()
+    assert list(sel.transform(X).columns) == sel.best_subset_
+    paths = write_outputs(res, tmp_path / "out")
+    back = pd.read_parquet(paths["table"])
+    pd.testing.assert_frame_equal(back, res.table)
+    png = paths["curve"].read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
+    assert len(pd.read_csv(paths["best_by_size"])) == 6
+
+
+def test_bad_input_errors():
+    X, y = make_problem(p=4, n=40)
+    with pytest.raises(MlkitError, match="binary target"):
+        exhaustive_subset_search(X, np.arange(40) % 3, progress=False)
+    y1 = np.zeros(40, int)
+    y1[0] = 1
+    with pytest.raises(MlkitError, match=r"1 member\)"):
+        exhaustive_subset_search(X, y1, progress=False)
+    Xn = X.copy()
+    Xn.iloc[3, 2] = np.nan
+    with pytest.raises(MlkitError, match="NaN/inf feature value.*f2"):
+        exhaustive_subset_search(Xn, y, progress=False)
+    with pytest.raises(MlkitError, match="non-numeric"):
+        exhaustive_subset_search(X.assign(s="a"), y, progress=False)
+    with pytest.raises(MlkitError, match="power of two"):
+        exhaustive_subset_search(X, y, chunk_size=10, progress=False)
+    with pytest.raises(MlkitError, match="unknown metric"):
+        exhaustive_subset_search(X, y, metric="mcc", progress=False)
+    with pytest.raises(MlkitError, match="40 rows but y has 39"):
+        exhaustive_subset_search(X, y[:-1], progress=False)
