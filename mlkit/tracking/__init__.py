@@ -2,7 +2,7 @@
 
 Store: ``tracking_uri`` argument > ``$MLFLOW_TRACKING_URI`` > ``sqlite:///mlflow.db`` in
 the current directory (artefacts of a new experiment in a SQLite store go to
-``mlartifacts/`` next to the database file).
+``mlruns/<experiment>/`` next to the database file).
 
 Layout of one ``mlkit train``:
 
@@ -59,7 +59,7 @@ def _setup(tracking_uri: str | None, experiment: str | None = None) -> str:
         client = mlflow.MlflowClient()
         if client.get_experiment_by_name(experiment) is None:
             base = _sqlite_dir(uri)
-            location = (base / "mlartifacts" / experiment).as_uri() if base else None
+            location = (base / "mlruns" / experiment).as_uri() if base else None
             client.create_experiment(experiment, artifact_location=location)
         mlflow.set_experiment(experiment)
     return uri
