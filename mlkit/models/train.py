@@ -237,6 +237,7 @@ class TrainResult:
     model_uri: str | None = None
     registered: dict[str, Any] | None = None
     subset_result: Any = None
+    subset_metrics: dict[str, float] = field(default_factory=dict)
 
     def summary_text(self) -> str:
         t = self.trainer
@@ -494,23 +495,32 @@ def _write_tables(result: TrainResult, X: pd.DataFrame) -> None:
 
 
 def _run_subset_search(result: TrainResult, out: Path) -> Any:
+    """Exhaustive logistic-regression subset search on the filtered features (classification)."""
     t = result.trainer
     if t.task != "classification":
         result.report.note("subset search skipped: it is defined for classification (F1)")
         return None
-    try:
-        from mlkit.models.subsets import exhaustive_subset_search
-    except ImportError as exc:  # pragma: no cover
-        result.report.note(f"subset search unavailable: {exc}")
+    if t.y_.nunique() != 2:
+        result.report.note("subset search skipped: it needs a binary target")
         return None
-    res = exhaustive_subset_search(t.X_, t.y_, seed=t.seed)
-    for attr in ("to_frame", "table", "results"):
-        obj = getattr(res, attr, None)
-        frame = obj() if callable(obj) else obj
-        if isinstance(frame, pd.DataFrame):
-            path = out / "subset_search.csv"
-            frame.to_csv(path, index=False)
-            result.tables["subset_search"] = path
-            break
-    return res
+    from mlkit.models.subsets import exhaustive_subset_search
 
+    X = t.X_
+    if X.shape[1] > 63:
+        result.report.note(f"subset search skipped: {X.shape[1]} features > 63")
+        return None
+    if X.isna().any().any():
+        # the search needs finite inputs; the median is label-free (noted, not silent)
+        result.report.note(
+            "subset search: NaN feature values replaced by the column median "
+            f"({int(X.isna().sum().sum())} values)"
+        )
+        X = X.fillna(X.median())
+    res = exhaustive_subset_search(X, t.y_, cv=t.outer_folds, seed=t.seed, metric="f1",
+                                   progress=t.progress)
+    path = out / "subset_search_best_by_size.csv"
+    res.best_by_size.to_csv(path, index=False)
+    result.tables["subset_search"] = path
+    result.figures["subset_curve"] = res.plot_curve(out / "subset_search_curve.png")
+    result.subset_metrics = {f"subset_{k}": float(v) for k, v in res.summary_metrics().items()}
+    return res

@@ -125,6 +125,8 @@ def log_training(
             mlflow.log_metric("wall_time_s", float(params["wall_time_s"]))
         best = trainer.cv_results_[trainer.best_model_]
         mlflow.log_metrics(_finite(best.summary()))
+        if getattr(result, "subset_metrics", None):
+            mlflow.log_metrics(_finite(result.subset_metrics))
         for name, res in trainer.cv_results_.items():
             with mlflow.start_run(run_name=name, nested=True) as child:
                 child_ids[name] = child.info.run_id

@@ -84,3 +84,17 @@ def test_train_needs_exactly_one_source(tmp_path):
         train(labels, "rot", track=False)
     with pytest.raises(MlkitError, match="exactly one of structures"):
         train(labels, "rot", features=feats, structures=str(tmp_path), track=False)
+
+
+def test_train_with_subset_search(tmp_path):
+    feats, labels = _table(n=40)
+    feats.loc[3, "noise"] = np.nan
+    res = train(labels, "rot", features=feats, models="logreg", outer_folds=3, n_trials=2,
+                subset_search=True, track=False, explain=False, output_dir=tmp_path,
+                progress=False)
+    assert res.subset_result is not None
+    best = res.subset_result.best
+    assert "vpa" in best["features"] and "aal" in best["features"]
+    assert res.subset_metrics["subset_best_f1_mean"] > 0.8
+    assert res.tables["subset_search"].exists() and res.figures["subset_curve"].exists()
+    assert any("replaced by the column median" in n for n in res.report.notes)
