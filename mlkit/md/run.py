@@ -368,7 +368,7 @@ class MDRun:
             Bad input (disordered structure, no auto temperature, unknown potential,
             a run directory holding a different run).
         """
-        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution, Stationary
+        from ase.md import velocitydistribution as vd
         from pymatgen.io.ase import AseAtomsAdaptor
 
         from mlkit import __version__
@@ -445,8 +445,11 @@ class MDRun:
             rng.bit_generator.state = checkpoint["rng_state"]
             start = int(checkpoint["step"])
         else:
-            MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-            Stationary(atoms)
+            if hasattr(vd, "thermalize_momenta"):  # ase >= 3.28
+                vd.thermalize_momenta(atoms, temperature_K, rng=rng)
+            else:  # pragma: no cover - older ase
+                vd.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
+            vd.Stationary(atoms)
             start = 0
         store.truncate(start if checkpoint is not None else -1)
         dyn = self._make_dynamics(atoms, settings, temperature_K, rng)
