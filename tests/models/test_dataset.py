@@ -165,3 +165,18 @@ def test_censored_value_with_threshold_only_when_class_is_certain(tmp_path):
     assert y.to_dict() == {"a": 1, "b": 0, "d": 1, "e": 0, "f": 1}
     assert rep.dropped["censored target on the wrong side of the threshold (class unknown)"] == [
         "c"]
+
+
+def test_partial_featurization_errors_can_be_kept(tmp_path):
+    p = _write(tmp_path, "id,sigma\na,1e-3\nb,1e-4\nc,2e-4\n")
+    feats = _features(["a", "b", "c"], error=["", "geometry: no polyanions", "cannot read"])
+    feats.loc[2, "vpa"] = np.nan  # unreadable file: every feature NaN
+    feats.loc[2, "connectivity"] = np.nan
+    X, _, rep = build_training_table(feats, p, "sigma", feature_errors="keep-partial")
+    assert list(X.index) == ["a", "b"]
+    assert rep.dropped["featurization error"] == ["c"]
+    assert any("1 labelled row(s) with partial featurization errors kept" in n for n in rep.notes)
+    X2, _, rep2 = build_training_table(feats, p, "sigma")
+    assert list(X2.index) == ["a"] and rep2.dropped["featurization error"] == ["b", "c"]
+    with pytest.raises(MlkitError, match="feature_errors must be one of"):
+        build_training_table(feats, p, "sigma", feature_errors="ignore")

@@ -162,7 +162,8 @@ def test_mlflow_server_end_to_end(tmp_path):
         feats, labels = _data(seed=1)
         res = train(labels, "rot", features=feats, models="logreg,rf", outer_folds=3,
                     n_trials=2, tracking_uri=base, experiment="server-exp",
-                    register_name="srv_model", output_dir=tmp_path / "out", progress=False)
+                    register_name="srv_model", output_dir=tmp_path / "out", progress=False,
+                    explain=False)
         with urllib.request.urlopen(
             f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=server-exp",
             timeout=30,
