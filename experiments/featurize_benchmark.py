@@ -24,6 +24,7 @@ import json
 import random
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -103,7 +104,28 @@ def time_mlkit_sample(files: list[Path]) -> tuple[float, dict[str, float], int]:
     return total, per_group, n_fail
 
 
-def time_matminer_sample(files: list[Path]) -> dict:
+class Budget(Exception):
+    """A matminer call exceeded its time budget."""
+
+
+def call_with_budget(fn, budget_s: float):  # noqa: ANN001, ANN201
+    """Run ``fn()``; raise Budget after ``budget_s`` seconds (SIGALRM, main thread, Unix)."""
+
+    def on_alarm(signum, frame):  # noqa: ANN001, ARG001
+        raise Budget
+
+    old = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, budget_s)
+    try:
+        return fn()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def time_matminer_sample(files: list[Path], budget_s: float) -> dict:
+    """Time matminer per structure; a call over ``budget_s`` is stopped and charged
+    ``budget_s`` (so matminer's total is a LOWER bound when timeouts occur)."""
     from matminer.featurizers.composition import ElementProperty
     from matminer.featurizers.site import CoordinationNumber
     from matminer.featurizers.structure import (
@@ -114,6 +136,7 @@ def time_matminer_sample(files: list[Path]) -> dict:
     )
     from pymatgen.analysis.local_env import CrystalNN
     from pymatgen.core import Structure
+    from tqdm.auto import tqdm
 
     structures = [Structure.from_file(p) for p in files]
     featurizers = {
@@ -124,36 +147,36 @@ def time_matminer_sample(files: list[Path]) -> dict:
         ),
         "ElementProperty magpie": ElementProperty.from_preset("magpie"),
     }
-    times = dict.fromkeys(featurizers, 0.0)
-    times["oxidation guess (per site)"] = 0.0
-    times["EwaldEnergy"] = 0.0
+    names = [*featurizers, "oxidation guess (per site)", "EwaldEnergy"]
+    times = dict.fromkeys(names, 0.0)
     fails: Counter = Counter()
-    for s in structures:
+    timeouts: Counter = Counter()
+
+    def timed(name, fn) -> bool:  # noqa: ANN001
+        t0 = time.perf_counter()
+        try:
+            call_with_budget(fn, budget_s)
+            return True
+        except Budget:
+            timeouts[name] += 1
+            fails[name] += 1
+            return False
+        except Exception:  # noqa: BLE001
+            fails[name] += 1
+            return False
+        finally:
+            times[name] += min(time.perf_counter() - t0, budget_s)
+
+    for s in tqdm(structures, desc="matminer", unit="structure"):
         for name, f in featurizers.items():
-            t0 = time.perf_counter()
-            try:
-                f.featurize(s.composition if name.startswith("ElementProperty") else s)
-            except Exception:  # noqa: BLE001
-                fails[name] += 1
-            times[name] += time.perf_counter() - t0
-        t0 = time.perf_counter()
+            arg = s.composition if name.startswith("ElementProperty") else s
+            timed(name, lambda f=f, arg=arg: f.featurize(arg))
         so = s.copy()
-        try:
-            so.add_oxidation_state_by_guess()
-            ok = True
-        except Exception:  # noqa: BLE001
-            ok = False
-            fails["oxidation guess (per site)"] += 1
-        times["oxidation guess (per site)"] += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        try:
-            if not ok:
-                raise ValueError("no oxidation states")
-            EwaldEnergy().featurize(so)
-        except Exception:  # noqa: BLE001
+        if timed("oxidation guess (per site)", lambda so=so: so.add_oxidation_state_by_guess()):
+            timed("EwaldEnergy", lambda so=so: EwaldEnergy().featurize(so))
+        else:
             fails["EwaldEnergy"] += 1
-        times["EwaldEnergy"] += time.perf_counter() - t0
-    return {"times": times, "fails": dict(fails)}
+    return {"times": times, "fails": dict(fails), "timeouts": dict(timeouts)}
 
 
 def time_magpie_wrapper(files: list[Path]) -> float:
@@ -198,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sample", type=int, default=100)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--budget", type=float, default=60.0, help="matminer s per call (cap)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N files (smoke run)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
@@ -230,11 +254,16 @@ def main(argv: list[str] | None = None) -> int:
     t_ml, per_group, ml_fail = time_mlkit_sample(sample)
     print(f"  {t_ml:.1f} s = {len(sample) / t_ml:.2f} structures/s")
     print(f"[3/3] matminer nearest equivalents, 1 process, same {len(sample)} structures")
-    mm = time_matminer_sample(sample)
+    mm = time_matminer_sample(sample, args.budget)
     t_mm = sum(mm["times"].values())
     t_magpie_wrap = time_magpie_wrapper(sample)
     for k, v in mm["times"].items():
         print(f"  {k:40s} {v:7.1f} s  ({v / len(sample) * 1000:.0f} ms/structure)")
+    if mm["timeouts"]:
+        print(
+            f"  calls stopped at the {args.budget:.0f} s budget: {mm['timeouts']} "
+            "(charged the budget: matminer time is a LOWER bound)"
+        )
     print(f"  matminer total {t_mm:.1f} s = {len(sample) / t_mm:.2f} structures/s")
     ratio = (len(sample) / t_ml) / (len(sample) / t_mm)
     t_mm_no_oxi = t_mm - mm["times"]["oxidation guess (per site)"]
@@ -268,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
             "mlkit_featurizer_exceptions": ml_fail,
             "matminer_seconds": mm["times"],
             "matminer_failures": mm["fails"],
+            "matminer_timeouts": mm["timeouts"],
+            "matminer_budget_s_per_call": args.budget,
             "matminer_structures_per_s": len(sample) / t_mm,
             "ratio_mlkit_over_matminer": ratio,
             "ratio_without_matminer_oxidation_guess": ratio_no_oxi,
