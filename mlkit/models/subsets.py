@@ -954,10 +954,12 @@ def subset_fold_fits(
     tol: float = 1e-10,
     max_iter: int = 100,
     chunk_size: int = DEFAULT_CHUNK_LOGREG,
+    n_jobs: int = 1,
 ) -> dict:
     """Coefficients and test-fold decisions of the fast path for chosen subsets (for checks).
 
-    Runs exactly the chunks of the search that contain ``masks`` (same warm starts).
+    Runs exactly the chunks of the search that contain ``masks`` (same warm starts),
+    on ``n_jobs`` threads.
 
     Returns
     -------
@@ -984,19 +986,24 @@ def subset_fold_fits(
         "folds": data,
     }
     chunk_of = masks >> n_low
-    for c in np.unique(chunk_of):
+
+    def one(c: int):
         sel = np.flatnonzero(chunk_of == c)
         local = masks[sel] & ((1 << n_low) - 1)
         uniq, inv = np.unique(local, return_inverse=True)
-        f1, acc, auc, iters, coef, dec = _logreg_chunk_arrays(
-            data, int(c), n_low, p, C, tol, max_iter, uniq
-        )
-        out["coef"][sel] = coef[inv]
-        out["decision"][sel] = dec[inv]
-        out["f1"][sel] = f1[:, local].T
-        out["accuracy"][sel] = acc[:, local].T
-        out["roc_auc"][sel] = auc[:, local].T
-        out["n_iter"][sel] = iters[:, local].T
+        arrays = _logreg_chunk_arrays(data, int(c), n_low, p, C, tol, max_iter, uniq)
+        return sel, local, inv, arrays
+
+    with ThreadPoolExecutor(max(int(n_jobs), 1)) as pool:
+        for sel, local, inv, (f1, acc, auc, iters, coef, dec) in pool.map(
+            one, np.unique(chunk_of).tolist()
+        ):
+            out["coef"][sel] = coef[inv]
+            out["decision"][sel] = dec[inv]
+            out["f1"][sel] = f1[:, local].T
+            out["accuracy"][sel] = acc[:, local].T
+            out["roc_auc"][sel] = auc[:, local].T
+            out["n_iter"][sel] = iters[:, local].T
     return out
 
 
