@@ -108,8 +108,9 @@ def main() -> None:
             }
             print(json.dumps({threads: out["by_threads"][str(threads)]}, indent=1), flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "benchmark.json").write_text(json.dumps(out, indent=1))
-    print(f"wrote {RESULTS / 'benchmark.json'}")
+    name = "benchmark_threads" + "-".join(str(t) for t in args.threads) + ".json"
+    (RESULTS / name).write_text(json.dumps(out, indent=1))
+    print(f"wrote {RESULTS / name}")
 
 
 if __name__ == "__main__":

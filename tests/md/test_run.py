@@ -79,8 +79,8 @@ def test_thermostats_hold_the_target_temperature(ensemble, tmp_path):
     from ase.calculators.emt import EMT
 
     cu = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
-    settings = MDSettings(temperature_K=500.0, time_ps=4.0, timestep_fs=5.0,
-                          equilibration_ps=1.0, ensemble=ensemble, supercell_min_length_A=7.0,
+    settings = MDSettings(temperature_K=500.0, time_ps=3.0, timestep_fs=5.0,
+                          equilibration_ps=0.5, ensemble=ensemble, supercell_min_length_A=7.0,
                           save_every=10, checkpoint_every=100, tdamp_fs=100.0,
                           friction_per_fs=0.02)
     result = MDRun(cu, tmp_path / ensemble, settings, calculator=EMT(), progress=False).run()

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mlkit.errors import MlkitError
+from mlkit.md.store import TrajectoryStore
+
+
+def frames(steps, n_atoms=3):
+    steps = np.asarray(steps)
+    n = len(steps)
+    rng = np.random.default_rng(0)
+    return {
+        "step": steps, "time_fs": steps * 2.0,
+        "positions_A": rng.normal(size=(n, n_atoms, 3)) + steps[:, None, None],
+        "velocities_A_fs": rng.normal(size=(n, n_atoms, 3)).astype(np.float32),
+        "cell_A": np.repeat(np.eye(3)[None] * 5.0, n, axis=0),
+        "energy_eV": -np.arange(n, dtype=float), "temperature_K": np.full(n, 300.0),
+    }
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = TrajectoryStore(tmp_path / "run")
+    s.write_meta({"species": ["Na", "Cl", "Cl"], "seed": 1})
+    return s
+
+
+def test_segments_truncate_finalize_roundtrip(store):
+    store.append_segment(frames([0, 5, 10]))
+    store.append_segment(frames([15, 20, 25]))
+    assert store.n_frames() == 6
+    store.truncate(15)  # resume from a checkpoint at step 15
+    np.testing.assert_array_equal(store.read()["step"], [0, 5, 10, 15])
+    store.append_segment(frames([20, 25, 30]))
+    store.finalize()
+    out = store.read()
+    np.testing.assert_array_equal(out["step"], [0, 5, 10, 15, 20, 25, 30])
+    assert out["species"] == ["Na", "Cl", "Cl"] and out["meta"]["seed"] == 1
+    assert not store.segment_dir.exists() and store.trajectory_path.exists()
+    assert out["velocities_A_fs"].dtype == np.float32 and out["positions_A"].dtype == np.float64
+
+
+def test_interrupted_finalize_does_not_duplicate(store):
+    store.append_segment(frames([0, 5]))
+    store.append_segment(frames([10, 15]))
+    store.finalize()
+    # simulate a kill between writing trajectory.h5 and deleting the segments
+    store.segment_dir.mkdir()
+    store2 = TrajectoryStore(store.run_dir)
+    store2.append_segment(frames([10, 15]))  # a stale segment already merged
+    np.testing.assert_array_equal(store2.read()["step"], [0, 5, 10, 15])
+
+
+def test_non_monotonic_steps_are_refused(store):
+    store.append_segment(frames([0, 5, 5]))
+    with pytest.raises(MlkitError, match="not strictly increasing"):
+        store.read()
+
+
+def test_status_and_tmp_cleanup(store):
+    assert store.status == "new"
+    store.set_status("error", "blow-up at step 3")
+    assert store.status == "error" and store.status_message == "blow-up at step 3"
+    with pytest.raises(ValueError):
+        store.set_status("weird")
+    (store.run_dir / "checkpoint.pkl.tmp123").write_bytes(b"torn")
+    assert store.cleanup_tmp() == 1
+    with pytest.raises(MlkitError, match="not an MD run directory"):
+        TrajectoryStore(store.run_dir / "nothing").read_meta()
