@@ -32,8 +32,47 @@ _FASTMATH = {"reassoc", "contract", "arcp", "nsz"}  # vectorised reductions; no 
 PLAIN_NEWTON_MAX_ITER = 50
 
 
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # fdlibm split of ln 2 (hi has trailing zero bits)
+_LN2_LO = 1.90821492927058770002e-10
+
+
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r):
+def _vexp(x, out, bits, n):
+    """``out[:n] = exp(x[:n])`` in two loops the compiler vectorises (glibc's exp is scalar).
+
+    Range reduction ``x = k ln2 + r`` (|r| <= ln2 / 2), degree-13 Taylor polynomial
+    (truncation < 2e-17), scaling by ``2**k`` built in the exponent bits (``bits``
+    is int64 scratch). ``x`` is clipped to [-700, 700] (``exp(700) = 1e304``, the
+    sigmoid is saturated there). Relative error <= 5e-16 for |x| < 40.
+    """
+    for i in range(n):
+        v = min(max(x[i], -700.0), 700.0)
+        k = np.floor(v * _LOG2E + 0.5)
+        r = (v - k * _LN2_HI) - k * _LN2_LO
+        q = 1.0 / 6227020800.0
+        q = q * r + 1.0 / 479001600.0
+        q = q * r + 1.0 / 39916800.0
+        q = q * r + 1.0 / 3628800.0
+        q = q * r + 1.0 / 362880.0
+        q = q * r + 1.0 / 40320.0
+        q = q * r + 1.0 / 5040.0
+        q = q * r + 1.0 / 720.0
+        q = q * r + 1.0 / 120.0
+        q = q * r + 1.0 / 24.0
+        q = q * r + 1.0 / 6.0
+        q = q * r + 0.5
+        q = q * r + 1.0
+        q = q * r + 1.0
+        out[i] = q
+        bits[i] = (np.int64(k) + 1023) << 52
+    scale = bits.view(np.float64)
+    for i in range(n):
+        out[i] *= scale[i]
+
+
+@njit(nogil=True, cache=True, fastmath=_FASTMATH)
+def _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r, bits):
     """Fill ``eta = X beta``, ``p = sigmoid(eta)`` and the residual ``r = p - y`` (length ``n``)."""
     for i in range(n):
         eta[i] = 0.0
@@ -43,7 +82,10 @@ def _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r):
         for i in range(n):
             eta[i] += ba * xa[i]
     for i in range(n):
-        p[i] = 1.0 / (1.0 + np.exp(-eta[i]))
+        r[i] = -eta[i]
+    _vexp(r, p, bits, n)
+    for i in range(n):
+        p[i] = 1.0 / (1.0 + p[i])
         r[i] = p[i] - y[i]
 
 
@@ -64,16 +106,20 @@ def _grad_vec(X, n, idx, k1, beta, inv_C, r, grad):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
-    """Solve ``(X^T W X + diag(0, 1/C, ...)) step = grad`` by Cholesky.
+def _hessian_solve(X, n, idx, k1, inv_C, p, w, Z, H, grad, step, row0):
+    """Solve ``(X^T W X + diag(0, 1/C, ...)) step = grad`` by Cholesky (``W = p (1 - p)``).
 
-    Returns False when the matrix is not positive definite.
+    Rows ``< row0`` of ``H`` must already hold a Cholesky factor of the leading block
+    (the parent subset's factor, for a bordered update); only rows ``>= row0`` are
+    formed and factorised. Returns False when the matrix is not positive definite.
     """
-    for a in range(k1):
+    for i in range(n):
+        w[i] = p[i] * (1.0 - p[i])
+    for a in range(row0, k1):
         xa = X[idx[a]]
         za = Z[a]
         for i in range(n):
-            za[i] = p[i] * (1.0 - p[i]) * xa[i]
+            za[i] = w[i] * xa[i]
         for b in range(a + 1):
             xb = X[idx[b]]
             s = 0.0
@@ -82,20 +128,19 @@ def _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
             H[a, b] = s
         if a > 0:
             H[a, a] += inv_C
-    # Cholesky (lower) in place
-    for j in range(k1):
-        s = H[j, j]
-        for m in range(j):
-            s -= H[j, m] * H[j, m]
-        if not s > 0.0:
-            return False
-        d = np.sqrt(s)
-        H[j, j] = d
-        for a in range(j + 1, k1):
+    # Cholesky (lower, row by row: Cholesky-Banachiewicz) in place
+    for a in range(row0, k1):
+        for j in range(a):
             t = H[a, j]
             for m in range(j):
                 t -= H[a, m] * H[j, m]
-            H[a, j] = t / d
+            H[a, j] = t / H[j, j]
+        s = H[a, a]
+        for m in range(a):
+            s -= H[a, m] * H[a, m]
+        if not s > 0.0:
+            return False
+        H[a, a] = np.sqrt(s)
     # forward: L z = grad
     for a in range(k1):
         t = grad[a]
@@ -130,7 +175,9 @@ def _objective(X, y, n, idx, k1, beta, inv_C, eta):
 
 
 @njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z, H):
+def fit_newton(
+    X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z, H, start_p, L0, n_L0
+):
     """Fit one subset in place (``beta[:k1]`` is the start and ends as the optimum).
 
     Parameters
@@ -151,7 +198,16 @@ def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z,
     inv_C, tol_abs, max_iter
         ``1 / C``, the absolute gradient tolerance (``tol * n``) and the iteration cap.
     work, work2, Z, H
-        Scratch arrays of shapes (4, n_max), (2, p + 1), (p + 1, n_max), (p + 1, p + 1).
+        Scratch arrays of shapes (5, n_max), (2, p + 1), (p + 1, n_max), (p + 1, p + 1).
+        On return ``work[1, :n]`` holds the fitted probabilities.
+    start_p : ndarray of shape (n_max,) or (0,)
+        Probabilities at the start ``beta`` when known (a warm start from the parent,
+        whose new coefficient is 0, has the parent's probabilities); saves one pass.
+    L0 : ndarray of shape (p + 1, p + 1)
+        Cholesky factor of the parent's last Newton Hessian (its leading ``n_L0``
+        rows are used for the first step; ``n_L0 = 0``: none). The first step then
+        only forms the new Hessian row (bordered Cholesky); later steps are exact.
+        On return ``H`` holds the factor of the last Newton step.
 
     Returns
     -------
@@ -161,12 +217,19 @@ def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z,
     eta = work[0]
     p = work[1]
     r = work[2]
+    w = work[3]
+    bits = work[4].view(np.int64)
     grad = work2[0]
     step = work2[1]
     # plain Newton from the given start
     n_plain = min(max_iter, PLAIN_NEWTON_MAX_ITER)
     for it in range(n_plain + 1):
-        _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r)
+        if it == 0 and start_p.shape[0] > 0:
+            for i in range(n):
+                p[i] = start_p[i]
+                r[i] = p[i] - y[i]
+        else:
+            _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r, bits)
         gmax = _grad_vec(X, n, idx, k1, beta, inv_C, r, grad)
         if gmax <= tol_abs:
             return it
@@ -174,7 +237,16 @@ def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z,
             break
         if it == n_plain:
             break
-        if not _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
+        row0 = 0
+        if it == 0 and n_L0 > 0:
+            row0 = n_L0
+            for a in range(n_L0):
+                for b in range(a + 1):
+                    H[a, b] = L0[a, b]
+        ok = _hessian_solve(X, n, idx, k1, inv_C, p, w, Z, H, grad, step, row0)
+        if not ok and row0 > 0:
+            ok = _hessian_solve(X, n, idx, k1, inv_C, p, w, Z, H, grad, step, 0)
+        if not ok:
             break
         for a in range(k1):
             beta[a] -= step[a]
@@ -183,11 +255,11 @@ def fit_newton(X, y, n, idx, k1, beta, inv_C, tol_abs, max_iter, work, work2, Z,
         beta[a] = 0.0
     f = _objective(X, y, n, idx, k1, beta, inv_C, eta)
     for it in range(max_iter + 1):
-        _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r)
+        _gradient(X, y, n, idx, k1, beta, inv_C, eta, p, r, bits)
         gmax = _grad_vec(X, n, idx, k1, beta, inv_C, r, grad)
         if gmax <= tol_abs:
             return n_plain + it
-        if it == max_iter or not _hessian_solve(X, n, idx, k1, inv_C, p, Z, H, grad, step):
+        if it == max_iter or not _hessian_solve(X, n, idx, k1, inv_C, p, w, Z, H, grad, step, 0):
             return -1
         t = 1.0
         slope = 0.0
@@ -317,16 +389,23 @@ def fold_chunk_search(
     p = Xtr.shape[0] - 1
     n_max = Xtr.shape[1]
     kb = base_feats.shape[0]
-    work = np.empty((4, n_max))
+    work = np.empty((5, n_max))
     work2 = np.zeros((2, p + 1))
     Z = np.empty((p + 1, n_max))
     H = np.empty((p + 1, p + 1))
     dec = np.empty(Xte.shape[1])
     betas = np.zeros((n_low + 1, p + 1))
+    probs = np.zeros((n_low + 1, n_max))  # fitted probabilities along the DFS stack
+    no_p = np.empty(0)
+    Ls = np.zeros((n_low + 1, p + 1, p + 1))  # last Newton Cholesky factor along the stack
+    nL = np.zeros(n_low + 1, np.int64)  # its valid rows (0: none)
     idx = np.empty(p + 1, np.int64)
     nxt = np.zeros(n_low + 1, np.int64)
     lowmask = np.zeros(n_low + 1, np.int64)
     tol_abs = tol * ntr
+    # loop over whole 32-sample blocks when the arrays are zero-padded that far (padded
+    # columns, intercept row included, are 0 and add exactly nothing)
+    n_loop = min(-(-ntr // 32) * 32, n_max)
     recording = rec_slot.shape[0] == out_f1.shape[0]
     if kb > max_k:
         return
@@ -335,7 +414,25 @@ def fold_chunk_search(
         idx[1 + a] = base_feats[a]
     # root: the base subset (intercept only when the chunk has no high bits)
     k1 = 1 + kb
-    it = fit_newton(Xtr, ytr, ntr, idx, k1, betas[0], inv_C, tol_abs, max_iter, work, work2, Z, H)
+    it = fit_newton(
+        Xtr,
+        ytr,
+        n_loop,
+        idx,
+        k1,
+        betas[0],
+        inv_C,
+        tol_abs,
+        max_iter,
+        work,
+        work2,
+        Z,
+        H,
+        no_p,
+        Ls[0],
+        0,
+    )
+    _keep(it, k1, work, H, n_loop, probs[0], Ls[0], nL, 0)
     if kb > 0:
         f1, acc, auc = _score(Xte, yte, nte, idx, k1, betas[0], dec)
         out_f1[0] = f1
@@ -360,8 +457,24 @@ def fold_chunk_search(
             child[a] = parent[a]
         child[k1] = 0.0
         it = fit_newton(
-            Xtr, ytr, ntr, idx, k1 + 1, child, inv_C, tol_abs, max_iter, work, work2, Z, H
+            Xtr,
+            ytr,
+            n_loop,
+            idx,
+            k1 + 1,
+            child,
+            inv_C,
+            tol_abs,
+            max_iter,
+            work,
+            work2,
+            Z,
+            H,
+            probs[d],
+            Ls[d],
+            nL[d],
         )
+        _keep(it, k1 + 1, work, H, n_loop, probs[d + 1], Ls[d + 1], nL, d + 1)
         m = lowmask[d] | (1 << lo)
         f1, acc, auc = _score(Xte, yte, nte, idx, k1 + 1, child, dec)
         out_f1[m] = f1
@@ -373,6 +486,20 @@ def fold_chunk_search(
         lowmask[d + 1] = m
         nxt[d + 1] = lo + 1
         d += 1
+
+
+@njit(nogil=True, cache=True)
+def _keep(it, k1, work, H, n, probs, L, nL, d):
+    """Keep a node's fitted probabilities and last Cholesky factor for its children."""
+    for i in range(n):
+        probs[i] = work[1, i]
+    if 1 <= it <= PLAIN_NEWTON_MAX_ITER:
+        for a in range(k1):
+            for b in range(a + 1):
+                L[a, b] = H[a, b]
+        nL[d] = k1
+    else:
+        nL[d] = 0
 
 
 @njit(nogil=True, cache=True)

@@ -182,7 +182,9 @@ def make_folds(X, y, *, cv: int = 10, seed: int = 0) -> FoldData:
     Xa, y01, _, _ = _validate_xy(X, y, cv=cv)
     n, p = Xa.shape
     splits = list(StratifiedKFold(cv, shuffle=True, random_state=seed).split(Xa, y01))
-    ntr_max = max(len(a) for a, _ in splits)
+    # pad the sample axis to a multiple of 32 with zero columns (intercept row included):
+    # padded samples contribute exactly 0 and the kernel's vector loops need no scalar tail
+    ntr_max = -(-max(len(a) for a, _ in splits) // 32) * 32
     nte_max = max(len(b) for _, b in splits)
     F = len(splits)
     Xtr = np.zeros((F, p + 1, ntr_max))
