@@ -82,3 +82,24 @@ def test_settings_validation_and_step_counts():
     import json
 
     assert json.loads(json.dumps(MDSettings().to_dict()))["ensemble"] == "nvt-nose-hoover"
+
+
+def test_closest_pair_matches_ase_neighbor_list():
+    from ase.neighborlist import neighbor_list
+
+    from mlkit.md.run import closest_pair
+
+    rng = np.random.default_rng(4)
+    lat = Lattice.from_parameters(5.0, 6.0, 7.0, 65.0, 80.0, 110.0)
+    frac = rng.random((40, 3))
+    s = Structure(lat, ["Na"] * 40, frac)
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = AseAtomsAdaptor.get_atoms(s)
+    i, j, d = neighbor_list("ijd", atoms, 3.0)
+    k = int(np.argmin(d))
+    # unwrapped positions (shifted by lattice vectors) give the same answer
+    shifted = atoms.positions + rng.integers(-3, 4, size=(40, 1)) * lat.matrix[0]
+    ci, cj, cd = closest_pair(shifted, lat.matrix, chunk_pairs=100)
+    assert cd == pytest.approx(d[k], abs=1e-9)
+    assert {ci, cj} == {int(i[k]), int(j[k])}
