@@ -54,13 +54,15 @@ def _run_one(mp_id: str, time_ps: float, equilibration_ps: float, threads: int) 
 
 def run(args: argparse.Namespace) -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "real_runs_command.txt").write_text(
-        "/work/venv/bin/python experiments/md_real_runs.py " + " ".join(sys.argv[1:]) + "\n"
-    )
+    with open(RESULTS / "real_runs_command.txt", "a") as fh:  # every invocation, in order
+        fh.write(time.strftime("%Y-%m-%dT%H:%M:%SZ ", time.gmtime())
+                 + "/work/venv/bin/python experiments/md_real_runs.py "
+                 + " ".join(sys.argv[1:]) + "\n")
     t0 = time.time()
-    with ProcessPoolExecutor(max_workers=len(SYSTEMS)) as pool:
+    ids = args.only or list(SYSTEMS)
+    with ProcessPoolExecutor(max_workers=len(ids)) as pool:
         futures = [pool.submit(_run_one, mp, args.time_ps, args.equilibration_ps, args.threads)
-                   for mp in SYSTEMS]
+                   for mp in ids]
         for fut in futures:
             print(json.dumps(fut.result()), flush=True)
     print(f"total {time.time() - t0:.0f} s")
@@ -73,6 +75,7 @@ def main() -> None:
     p.add_argument("--time-ps", type=float, default=15.0)
     p.add_argument("--equilibration-ps", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--only", nargs="+", default=None, help="subset of ids (mp-28178 mp-4223)")
     p.set_defaults(func=run)
     a = sub.add_parser("analyze")
     a.set_defaults(func=lambda args: analyze(args))
