@@ -49,6 +49,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-track", action="store_true", help="do not log to MLflow")
     p.add_argument("--output-dir", default=None, help="keep a local copy of all artefacts here")
     p.add_argument("--n-jobs", type=int, default=1, help="featurization workers")
+    p.add_argument("--cv-jobs", type=int, default=1,
+                   help="outer CV folds in parallel (same results for any value)")
     p.add_argument("--cache-dir", default=None, help="featurization cache")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
@@ -69,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed, corr_threshold=args.corr_threshold, subset_search=args.subset_search,
         register_name=args.register_name, alias=args.alias, tracking_uri=args.tracking_uri,
         track=not args.no_track, output_dir=args.output_dir, n_jobs=args.n_jobs,
+        cv_jobs=args.cv_jobs,
         cache_dir=args.cache_dir, progress=not args.no_progress,
     )
     print(result.summary_text())

@@ -381,7 +381,7 @@ def load_labels(
             )
         y = np.log10(y)
         report.note(f"target transformed: log10({target})")
-    y.name = target
+    y.name = f"log10({target})" if target_transform == "log10" else target
     return y, report
 
 

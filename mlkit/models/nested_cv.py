@@ -165,6 +165,28 @@ def outer_splits(y: pd.Series, task: str, outer_folds: int, seed: int):
     return list(splitter.split(np.zeros(len(y))))
 
 
+def _run_fold(k, trval, test, X, y, model, task, val_fraction, n_trials, seed):
+    """One outer fold: tune on train/validation, refit on both, score the test rows."""
+    X_trval, y_trval = X.iloc[trval], y.iloc[trval]
+    tr, va = split_train_val(y_trval, task, val_fraction, seed + k)
+    params, val = tune(
+        model, task, X_trval.iloc[tr], y_trval.iloc[tr], X_trval.iloc[va], y_trval.iloc[va],
+        n_trials=n_trials, seed=seed + k,
+    )
+    pipe = fit_pipeline(model, task, params, X_trval, y_trval, seed)
+    ids = X_trval.index.astype(str)
+    split = {"train": list(ids[tr]), "val": list(ids[va]),
+             "test": list(X.index[test].astype(str))}
+    pred, proba = _predict(pipe, X.iloc[test], task)
+    part = pd.DataFrame(
+        {"id": X.index[test].astype(str), "fold": k, "y_true": y.iloc[test].to_numpy(),
+         "y_pred": pred}
+    )
+    if proba is not None and np.ndim(proba) == 1:
+        part["proba"] = proba
+    return params, val, split, pipe, score(task, y.iloc[test], pred, proba), part
+
+
 def nested_cv(
     X: pd.DataFrame,
     y: pd.Series,
@@ -177,6 +199,7 @@ def nested_cv(
     seed: int = 0,
     progress: bool = True,
     keep_pipelines: bool = False,
+    n_jobs: int = 1,
 ) -> CVResult:
     """Nested CV of one model family (see module docstring).
 
@@ -198,6 +221,10 @@ def nested_cv(
         tqdm bar over the outer folds.
     keep_pipelines : bool
         Keep each fold's fitted pipeline in ``CVResult.pipelines`` (for inspection).
+    n_jobs : int
+        Outer folds run in parallel with joblib (``-1``: all cores). Results do not
+        depend on it. Inside ``joblib.parallel_config(backend="dask")`` (with a
+        ``distributed.Client``) the folds run as Dask tasks.
     """
     from tqdm.auto import tqdm
 
@@ -208,31 +235,28 @@ def nested_cv(
     oof_parts: list[pd.DataFrame] = []
     splits: list[dict[str, list[str]]] = []
     pipelines: list[Any] = []
-    for k, (trval, test) in enumerate(
-        tqdm(folds, desc=f"nested CV {model}", disable=not progress, leave=False)
-    ):
-        X_trval, y_trval = X.iloc[trval], y.iloc[trval]
-        tr, va = split_train_val(y_trval, task, val_fraction, seed + k)
-        params, val = tune(
-            model, task, X_trval.iloc[tr], y_trval.iloc[tr], X_trval.iloc[va], y_trval.iloc[va],
-            n_trials=n_trials, seed=seed + k,
-        )
-        pipe = fit_pipeline(model, task, params, X_trval, y_trval, seed)
-        ids = X_trval.index.astype(str)
-        splits.append({"train": list(ids[tr]), "val": list(ids[va]),
-                       "test": list(X.index[test].astype(str))})
+    jobs = [
+        (k, trval, test, X, y, model, task, val_fraction, n_trials, seed)
+        for k, (trval, test) in enumerate(folds)
+    ]
+    if n_jobs == 1:
+        outcomes = [
+            _run_fold(*job)
+            for job in tqdm(jobs, desc=f"nested CV {model}", disable=not progress, leave=False)
+        ]
+    else:
+        # folds are independent and seeded per fold: same result for any n_jobs; with
+        # ``joblib.parallel_config(backend="dask")`` they run on a Dask cluster
+        from joblib import Parallel, delayed
+
+        outcomes = Parallel(n_jobs=n_jobs)(delayed(_run_fold)(*job) for job in jobs)
+    for params, val, split, pipe, metrics_k, part in outcomes:
+        splits.append(split)
         if keep_pipelines:
             pipelines.append(pipe)
-        pred, proba = _predict(pipe, X.iloc[test], task)
-        rows.append(score(task, y.iloc[test], pred, proba))
+        rows.append(metrics_k)
         params_all.append(params)
         val_scores.append(val)
-        part = pd.DataFrame(
-            {"id": X.index[test].astype(str), "fold": k, "y_true": y.iloc[test].to_numpy(),
-             "y_pred": pred}
-        )
-        if proba is not None and np.ndim(proba) == 1:
-            part["proba"] = proba
         oof_parts.append(part)
     fold_metrics = pd.DataFrame(rows)
     fold_metrics.index.name = "fold"

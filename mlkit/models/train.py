@@ -66,6 +66,8 @@ class Trainer:
     seed : int
     corr_threshold : float
         Redundancy filter: drop the later feature of every pair with |r| above it.
+    n_jobs : int
+        Outer CV folds in parallel (joblib; Dask via ``joblib.parallel_config``).
     progress : bool
         tqdm progress bars.
 
@@ -96,6 +98,7 @@ class Trainer:
         n_trials: int = 20,
         seed: int = 0,
         corr_threshold: float = 0.9,
+        n_jobs: int = 1,
         progress: bool = True,
     ) -> None:
         self.task = task
@@ -105,6 +108,7 @@ class Trainer:
         self.n_trials = n_trials
         self.seed = seed
         self.corr_threshold = corr_threshold
+        self.n_jobs = n_jobs
         self.progress = progress
 
     def _validate(self) -> list[str]:
@@ -183,7 +187,7 @@ class Trainer:
             res = nested_cv(
                 Xf, y, name, self.task, outer_folds=self.outer_folds,
                 val_fraction=self.val_fraction, n_trials=self.n_trials, seed=self.seed,
-                progress=self.progress,
+                progress=self.progress, n_jobs=self.n_jobs,
             )
             res.wall_time_s = time.perf_counter() - t0
             self.cv_results_[name] = res
@@ -238,6 +242,7 @@ class TrainResult:
     registered: dict[str, Any] | None = None
     subset_result: Any = None
     subset_metrics: dict[str, float] = field(default_factory=dict)
+    timings_s: dict[str, float] = field(default_factory=dict)
 
     def summary_text(self) -> str:
         t = self.trainer
@@ -337,6 +342,7 @@ def train(
     explain: bool = True,
     output_dir: str | Path | None = None,
     n_jobs: int = 1,
+    cv_jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: bool = True,
     run_name: str | None = None,
@@ -374,6 +380,10 @@ def train(
         SHAP and figures for the final model.
     output_dir : path, optional
         Local copy of all artefacts (default: a temporary directory).
+    n_jobs : int
+        Featurization workers.
+    cv_jobs : int
+        Outer CV folds in parallel (results do not depend on it).
 
     Returns
     -------
@@ -384,6 +394,8 @@ def train(
     t_start = time.perf_counter()
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="mlkit-"))
     out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    t_feat = time.perf_counter()
     if structures is not None:
         table = _featurize(
             structures, featurizers=featurizers, mobile_ion=mobile_ion, disorder=disorder,
@@ -399,6 +411,7 @@ def train(
         table = load_features(features)
         feature_source = "table"
         feature_sha = sha256_file(features)
+    timings["featurize_s"] = time.perf_counter() - t_feat
     labels_sha = sha256_frame(labels) if isinstance(labels, pd.DataFrame) else (
         sha256_file(labels) if Path(labels).is_file() else ""
     )
@@ -407,10 +420,13 @@ def train(
         duplicates=duplicates, non_numeric=non_numeric, target_transform=target_transform,
         threshold=threshold, feature_errors=feature_errors,
     )
+    t_cv = time.perf_counter()
     trainer = Trainer(
         task=report.task, models=models, outer_folds=outer_folds, val_fraction=val_fraction,
-        n_trials=n_trials, seed=seed, corr_threshold=corr_threshold, progress=progress,
+        n_trials=n_trials, seed=seed, corr_threshold=corr_threshold, n_jobs=cv_jobs,
+        progress=progress,
     ).fit(X, y)
+    timings["cv_and_refit_s"] = time.perf_counter() - t_cv
 
     settings: dict[str, Any] = {
         "task": trainer.task,
@@ -433,17 +449,21 @@ def train(
         "params": trainer.best_params_,
         "n_train": int(len(y)),
     }
-    result = TrainResult(trainer=trainer, report=report, settings=settings, output_dir=out)
+    result = TrainResult(trainer=trainer, report=report, settings=settings, output_dir=out,
+                         timings_s=timings)
     _write_tables(result, X)
     if subset_search:
         result.subset_result = _run_subset_search(result, out)
+    t_explain = time.perf_counter()
     if explain:
         from mlkit.explain import explain_training
 
         figs, tabs = explain_training(trainer, out, progress=progress)
         result.figures.update(figs)
         result.tables.update(tabs)
+    timings["explain_s"] = time.perf_counter() - t_explain
     wall = time.perf_counter() - t_start
+    t_track = time.perf_counter()
     if track:
         from mlkit.tracking import log_training
 
@@ -458,6 +478,8 @@ def train(
         result.run_id = info["run_id"]
         result.model_uri = info["model_uri"]
         result.registered = info.get("registered")
+    timings["tracking_s"] = time.perf_counter() - t_track
+    timings["total_s"] = time.perf_counter() - t_start
     return result
 
 

@@ -94,3 +94,29 @@ def test_metric_values_against_hand_computed_cases():
     r = regression_metrics([1.0, 2.0, 3.0], [1.0, 2.0, 5.0])
     assert r["mae"] == pytest.approx(2 / 3) and r["rmse"] == pytest.approx(np.sqrt(4 / 3))
     assert r["spearman"] == pytest.approx(1.0)
+
+
+def test_parallel_folds_give_identical_results():
+    X, y = _data(n=48, seed=5)
+    a = nested_cv(X, y, "lightgbm", "classification", outer_folds=3, n_trials=2, seed=1,
+                  progress=False, n_jobs=1)
+    b = nested_cv(X, y, "lightgbm", "classification", outer_folds=3, n_trials=2, seed=1,
+                  progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(a.fold_metrics, b.fold_metrics)
+    pd.testing.assert_frame_equal(a.oof, b.oof)
+    assert a.best_params == b.best_params and a.splits == b.splits
+
+
+def test_dask_backend_runs_the_folds():
+    distributed = pytest.importorskip("distributed")
+    from joblib import parallel_config
+
+    X, y = _data(n=40, seed=6)
+    ref = nested_cv(X, y, "logreg", "classification", outer_folds=3, n_trials=2, seed=0,
+                    progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster), parallel_config(backend="dask"):
+        res = nested_cv(X, y, "logreg", "classification", outer_folds=3, n_trials=2, seed=0,
+                        progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(ref.fold_metrics, res.fold_metrics)
