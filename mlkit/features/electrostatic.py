@@ -96,12 +96,16 @@ class ElectrostaticFeaturizer(BaseFeaturizer):
     ----------
     mobile_ion : str
         Element of the mobile ion.
+    ewald_accuracy : float
+        Significant figures of the Ewald sums (pymatgen ``acc_factor``; 8 is within
+        1e-7 eV/atom of pymatgen's default 12 and ~2x faster).
     """
 
     uses_mobile_ion = True
 
-    def __init__(self, mobile_ion: str = "Na") -> None:
+    def __init__(self, mobile_ion: str = "Na", ewald_accuracy: float = 8.0) -> None:
         self.mobile_ion = mobile_ion
+        self.ewald_accuracy = ewald_accuracy
 
     def feature_labels(self) -> list[str]:
         return [
@@ -125,7 +129,7 @@ class ElectrostaticFeaturizer(BaseFeaturizer):
             ctx.add_error(self.name, str(exc))
             oxi = None
         if oxi is not None:
-            ew = ctx.ewald()
+            ew = ctx.ewald(self.ewald_accuracy)
             out[0] = float(ew.total_energy) / ctx.n_atoms
             if len(idx):
                 out[1] = self._madelung(ctx, ew, oxi, idx, wm)

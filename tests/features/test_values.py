@@ -10,6 +10,7 @@ from pymatgen.core import Lattice, Structure
 
 from mlkit.features import StructureContext, featurize_structures, get_featurizer
 from mlkit.features.geometry import baur_distortion_index, effective_coordination
+from mlkit.structures import resolve_disorder
 
 COULOMB_EV_A = 14.399645  # e^2 / (4 pi eps0) in eV*A
 MADELUNG_NACL = 1.747565  # rock salt, referred to the nearest-neighbour distance
@@ -188,7 +189,12 @@ def test_disordered_majority_and_refuse():
     df = featurize_structures({"x": s}, disorder="majority", use_cache=False, progress=False)
     row = df.iloc[0]
     assert row["disorder"].startswith("majority")
-    assert row["mobile_ion_fraction"] == 0.5  # Na took the whole site
+    ordered, _ = resolve_disorder(s, "majority")  # whatever the strategy keeps, features follow
+    assert ordered.is_ordered
+    assert row["mobile_ion_fraction"] == pytest.approx(
+        ordered.composition["Na"] / ordered.composition.num_atoms
+    )
+    assert row["vpa"] == pytest.approx(ordered.volume / len(ordered))
     df = featurize_structures({"x": s}, disorder="refuse", use_cache=False, progress=False)
     assert "disordered" in df.iloc[0]["error"] and np.isnan(df.iloc[0]["vpa"])
 
