@@ -397,23 +397,26 @@ class StructureContext:
         return self.cached("oxidation_states", lambda: guess_oxidation_states(self.structure))
 
     def anion_elements(self, mobile_ion: str = "Na") -> set[str]:
-        """Elements with a negative oxidation state; falls back to polyanion ligands and
-        then to :data:`ANION_FALLBACK` when no oxidation states can be assigned.
+        """Elements with a negative oxidation state (mobile ion excluded).
+
+        Without oxidation states: the elements of :data:`ANION_FALLBACK` present, else the
+        most electronegative element other than the mobile ion (Zintl phases, e.g. Ge in
+        NaGe).
         """
         try:
             oxi = self.oxidation_states()
-            anions = {el for el, v in oxi.items() if v < 0}
+            anions = {el for el, v in oxi.items() if v < 0 and el != mobile_ion}
             if anions:
                 return anions
         except FeatureUnavailable:
             pass
-        try:
-            ligands = {s for p in self.polyanions(mobile_ion) for s in p.ligand_species}
-            if ligands:
-                return {_symbol(s) for s in ligands}
-        except FeatureUnavailable:
-            pass
-        return {el for el in self.elements if el in ANION_FALLBACK}
+        present = {el for el in self.elements if el in ANION_FALLBACK and el != mobile_ion}
+        if present:
+            return present
+        from mlkit.features.elemental import _pauling
+
+        others = [el for el in self.elements if el != mobile_ion and not math.isnan(_pauling(el))]
+        return {max(others, key=_pauling)} if others else set()
 
     def site_radii_A(self) -> list[dict[str, float]]:
         """Per site ``{element: ionic radius (A)}`` (see :func:`ionic_radius_A`)."""

@@ -206,6 +206,10 @@ def test_no_oxidation_states_is_a_clear_reason():
     assert "electrostatic: no charge-balanced oxidation states for NaPb" in row["error"]
     assert math.isnan(row["ewald_energy_per_atom_eV"])
     assert row["vpa"] == pytest.approx(3.9**3 / 2)
+    # no oxidation states: the most electronegative other element (Pb) is the anion,
+    # so Na sees the 8 Pb of the CsCl-type cell
+    assert row["mobile_cn"] == pytest.approx(8.0, abs=1e-6)
+    assert row["mobile_anion_distance_A"] == pytest.approx(3.9 * math.sqrt(3) / 2)
 
 
 def test_fractional_composition_oxidation_guess():
