@@ -22,10 +22,12 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def nacl() -> Structure:
     """Rock-salt NaCl, a = 5.64 A (8 atoms)."""
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    coords = [[0, 0, 0], [0.5, 0.5, 0.5]]
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], coords)
 
 
 @pytest.fixture
 def licl() -> Structure:
     """Rock-salt LiCl, a = 5.13 A (8 atoms)."""
-    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.13), ["Li", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    coords = [[0, 0, 0], [0.5, 0.5, 0.5]]
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.13), ["Li", "Cl"], coords)
