@@ -76,8 +76,9 @@ def main() -> int:
     holdout = sorted(rng.choice(labels.loc[numeric.notna(), "id"].to_numpy(),
                                 size=args.n_holdout, replace=False).tolist())
     train_labels = labels[~labels["id"].isin(holdout)].reset_index(drop=True)
-    labels.to_csv(out / "labels_all.csv", index=False)
-    train_labels.to_csv(out / "labels_train.csv", index=False)
+    cache.mkdir(parents=True, exist_ok=True)  # label copies stay out of the committed results
+    labels.to_csv(cache / "labels_all.csv", index=False)
+    train_labels.to_csv(cache / "labels_train.csv", index=False)
     (out / "holdout_ids.txt").write_text("\n".join(holdout) + "\n")
     train_cifs = [str(cifs / f"{i}.cif") for i in train_labels["id"]]
     n_cens = int(train_labels[TARGET].str.strip().str.startswith("<").sum())
