@@ -591,6 +591,7 @@ class SubsetSearchResult:
         ax.set_xlabel("number of features")
         ax.set_ylabel(f"mean {self.metric} over {self.params.get('cv')} CV folds")
         ax.set_xticks(k)
+        ax.set_ylim(min(0.0, float(s["q05"].min())), 1.05)
         ax.set_title(
             title
             or f"Exhaustive subset search ({self.params.get('estimator')}, "
