@@ -134,3 +134,41 @@ def test_bad_input_errors():
         exhaustive_subset_search(X, y, metric="mcc", progress=False)
     with pytest.raises(MlkitError, match="40 rows but y has 39"):
         exhaustive_subset_search(X, y[:-1], progress=False)
+
+
+def test_killed_search_resumes_without_loss_or_duplicates(tmp_path):
+    """SIGKILL a running search (separate process), then finish it from its chunk files."""
+    import subprocess
+    import sys
+    import time
+
+    ck = tmp_path / "ck"
+    script = (
+        "import numpy as np, pandas as pd\n"
+        "from mlkit.models.subsets import exhaustive_subset_search\n"
+        "rng = np.random.default_rng(5)\n"
+        "X = pd.DataFrame(rng.normal(size=(40, 8)), columns=[f'f{j}' for j in range(8)])\n"
+        "y = (X['f0'] + rng.normal(size=40) > 0).astype(int)\n"
+        f"exhaustive_subset_search(X, y, cv=3, chunk_size=4, n_jobs=1, progress=False,\n"
+        f"    estimator='logreg_sklearn', checkpoint_dir={str(ck)!r})\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.time() + 50
+        while len(list(ck.glob("chunk_*.parquet"))) < 3 and time.time() < deadline:
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        proc.kill()
+    finally:
+        proc.wait()
+    n_before = len(list(ck.glob("chunk_*.parquet")))
+    assert 3 <= n_before < 64, n_before
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame(rng.normal(size=(40, 8)), columns=[f"f{j}" for j in range(8)])
+    y = (X["f0"] + rng.normal(size=40) > 0).astype(int)
+    kw = {"cv": 3, "chunk_size": 4, "progress": False, "estimator": "logreg_sklearn"}
+    resumed = exhaustive_subset_search(X, y, checkpoint_dir=ck, **kw)
+    fresh = exhaustive_subset_search(X, y, **kw)
+    assert resumed.complete and len(resumed.table) == 255
+    pd.testing.assert_frame_equal(resumed.table, fresh.table)
