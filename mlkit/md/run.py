@@ -3,7 +3,8 @@ checkpoints, blow-up detection and progress (ASE ``dyn.attach`` style).
 
 A run lives in one directory (:class:`mlkit.md.store.TrajectoryStore`). Rerunning
 :meth:`MDRun.run` on the same directory continues from the last checkpoint; a run
-whose status is ``done`` (or ``error``) is not run again.
+whose status is ``done`` (or ``error``) is not run again, unless a longer
+``time_ps`` is asked for a ``done`` run: it is then extended from its final checkpoint.
 """
 
 from __future__ import annotations
@@ -416,8 +417,14 @@ class MDRun:
         settings.validate()
         store = TrajectoryStore(self.run_dir)
         if store.status in ("done", "error"):
-            return MDResult(str(store.run_dir), store.status, store.status_message,
-                            n_frames=store.n_frames(), skipped=True, meta=store.read_meta())
+            checkpoint = store.load_checkpoint()
+            wanted = settings.equilibration_steps + settings.production_steps
+            extend = (store.status == "done" and checkpoint is not None
+                      and int(checkpoint["step"]) < wanted)
+            if not extend:  # finished (or failed) with these settings: never rerun
+                return MDResult(str(store.run_dir), store.status, store.status_message,
+                                n_frames=store.n_frames(), skipped=True, meta=store.read_meta())
+            # a longer --time-ps than the finished run: continue from its last checkpoint
 
         supercell, repeats, temperature_K, source = self._build(settings)
         calc = self.calculator

@@ -157,3 +157,18 @@ def test_resume_refuses_a_different_run(nacl, tmp_path, chgnet_calc):
     with pytest.raises(MlkitError, match="holds a different run .*seed"):
         MDRun(nacl, tmp_path / "r", small_settings(time_ps=0.02, seed=99),
               calculator=chgnet_calc, progress=False).run()
+
+
+def test_finished_run_is_extended_by_a_longer_time(nacl, tmp_path, chgnet_calc):
+    short = small_settings(time_ps=0.04, equilibration_ps=0.0, checkpoint_every=2)
+    first = MDRun(nacl, tmp_path / "x", short, calculator=chgnet_calc, progress=False).run()
+    assert first.status == "done" and first.n_frames == 5
+    longer = small_settings(time_ps=0.08, equilibration_ps=0.0, checkpoint_every=2)
+    second = MDRun(nacl, tmp_path / "x", longer, calculator=chgnet_calc, progress=False).run()
+    assert second.status == "done" and not second.skipped and second.steps_run == 20
+    store = TrajectoryStore(tmp_path / "x")
+    np.testing.assert_array_equal(store.read()["step"], np.arange(0, 41, 5))
+    assert not store.segment_dir.exists()
+    # same length again: skipped
+    assert MDRun(nacl, tmp_path / "x", longer, calculator=chgnet_calc,
+                 progress=False).run().skipped
