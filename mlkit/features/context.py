@@ -22,7 +22,7 @@ import numpy as np
 from mlkit.features.base import FeatureUnavailable
 
 if TYPE_CHECKING:
-    from pymatgen.core import Structure
+    from pymatgen.core import Composition, Structure
 
 __all__ = ["ANION_FALLBACK", "StructureContext", "guess_oxidation_states", "ionic_radius_A"]
 
@@ -36,6 +36,9 @@ MAX_GUESS_ATOMS = 120
 #: alternative (split) positions: skipped by the shortest-distance features (A)
 SPLIT_MAX_A = 2.0
 SPLIT_OCCUPANCY_TOL = 0.1
+
+#: largest number of per-element state combinations handed to pymatgen's guess (its cost)
+MAX_GUESS_COMBINATIONS = 20_000
 
 #: neighbour-list cutoff shared by all local features (A)
 NEIGHBOR_CUTOFF_A = 5.0
@@ -128,16 +131,20 @@ def guess_oxidation_states(structure: Structure) -> dict[str, float]:
     """Oxidation state per element, guessed on the REDUCED composition.
 
     Oxidation states already present on the structure (e.g. from a CIF) are used as
-    they are (averaged per element). Otherwise pymatgen's charge-balance guess
-    (``Composition.oxi_state_guesses``, ICSD-frequency ranked) runs on the reduced
-    composition (a fractional composition is first scaled to its smallest integer
-    multiple) and the first guess is used for every site of the element. Common
-    oxidation states are tried first; when none balance, all known states are tried and
-    the first plausible guess is kept (most electronegative element negative, least
-    electronegative positive). Formulas whose reduced integer form has more than
-    ``MAX_GUESS_ATOMS`` atoms (typical of partial occupancies) use one common state per
-    element instead (:func:`_single_valence_guess`). Guessing
-    per site (``add_oxidation_state_by_guess``) gives the same states ~70x slower.
+    they are (averaged per element). Otherwise, in order, the first that succeeds:
+
+    1. pymatgen's charge-balance guess (``Composition.oxi_state_guesses``, ICSD-frequency
+       ranked, mixed valence allowed) on the REDUCED integer composition with the
+       ICSD/common states; the first guess is applied to every site of the element
+       (per-site ``add_oxidation_state_by_guess`` gives the same states ~70x slower);
+    2. one common state per element, charge-balanced on the (possibly fractional)
+       composition (:func:`_single_valence_guess`);
+    3. pymatgen's guess with every known state, keeping the first plausible guess (most
+       electronegative element negative, least electronegative positive).
+
+    Steps 1 and 3 are skipped when the reduced formula has more than ``MAX_GUESS_ATOMS``
+    atoms or pymatgen would enumerate more than ``MAX_GUESS_COMBINATIONS`` per-element
+    combinations (its cost explodes: 86 s for Li7Ge11(PO4)18 with all states).
 
     Raises
     ------
@@ -169,30 +176,53 @@ def guess_oxidation_states(structure: Structure) -> dict[str, float]:
     amounts = {el.symbol: float(a) for el, a in comp.items()}
     try:
         integer = _integer_amounts(amounts)
-        reduced = Composition(integer).reduced_composition
-        too_large = reduced.num_atoms > MAX_GUESS_ATOMS
+        reduced: Composition | None = Composition(integer).reduced_composition
+        if reduced.num_atoms > MAX_GUESS_ATOMS:
+            reduced = None
     except FeatureUnavailable:
-        too_large = True
-    if too_large:
-        # large or fractional formulas (disordered structures): one state per element
-        return _single_valence_guess(amounts)
-    guesses: list = []
-    for all_states in (False, True):  # common states first, then every known state
-        try:
-            guesses = list(reduced.oxi_state_guesses(max_sites=-1, all_oxi_states=all_states))
-        except ValueError as exc:
-            raise FeatureUnavailable(
-                f"cannot guess oxidation states for {reduced.reduced_formula}: {exc}"
-            ) from exc
-        if all_states:
-            guesses = [g for g in guesses if _plausible(g)]
+        reduced = None
+    # 1. pymatgen's guess (mixed valence allowed) on the reduced formula, ICSD/common states
+    if reduced is not None and _guess_cost(reduced, all_states=False) <= MAX_GUESS_COMBINATIONS:
+        guesses = _pymatgen_guesses(reduced, all_states=False)
         if guesses:
-            break
-    if not guesses:
-        raise FeatureUnavailable(
-            f"no charge-balanced oxidation states for {reduced.reduced_formula}"
+            return guesses[0]
+    # 2. one common state per element (fractional compositions, bounded cost)
+    try:
+        return _single_valence_guess(amounts)
+    except FeatureUnavailable:
+        pass
+    # 3. every known state (polysulfides, ozonides, Zintl phases), plausible guesses only
+    if reduced is not None and _guess_cost(reduced, all_states=True) <= MAX_GUESS_COMBINATIONS:
+        guesses = [g for g in _pymatgen_guesses(reduced, all_states=True) if _plausible(g)]
+        if guesses:
+            return guesses[0]
+    formula = reduced.reduced_formula if reduced is not None else structure.composition.formula
+    raise FeatureUnavailable(f"no charge-balanced oxidation states for {formula.replace(' ', '')}")
+
+
+def _guess_cost(reduced: Composition, *, all_states: bool) -> int:
+    """Number of per-element oxidation-state combinations pymatgen's guess enumerates."""
+    from pymatgen.core import Element
+
+    total = 0
+    for el, n in reduced.items():
+        e = Element(el.symbol)
+        states = (
+            e.oxidation_states
+            if all_states
+            else (e.icsd_oxidation_states or e.common_oxidation_states)
         )
-    return {el: float(v) for el, v in guesses[0].items()}
+        k = max(len(states), 1)
+        total += math.comb(int(round(n)) + k - 1, k - 1)
+    return total
+
+
+def _pymatgen_guesses(reduced: Composition, *, all_states: bool) -> list[dict[str, float]]:
+    try:
+        guesses = reduced.oxi_state_guesses(max_sites=-1, all_oxi_states=all_states)
+    except ValueError:
+        return []
+    return [{el: float(v) for el, v in g.items()} for g in guesses]
 
 
 def ionic_radius_A(element: str, oxidation_state: float | None) -> float:
