@@ -89,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
     )
     for note in notes:
         print(f"note: {note}")
-    print(f"{len(y)} samples x {X.shape[1]} features -> {2 ** X.shape[1] - 1:,} subsets")
+    import math
+
+    k_max = X.shape[1] if args.max_features is None else min(args.max_features, X.shape[1])
+    n_subsets = sum(math.comb(X.shape[1], k) for k in range(1, k_max + 1))
+    print(f"{len(y)} samples x {X.shape[1]} features -> {n_subsets:,} subsets")
     result = exhaustive_subset_search(
         X,
         y,

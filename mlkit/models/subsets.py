@@ -52,6 +52,7 @@ ESTIMATORS = ("logreg", "logreg_sklearn", "rf", "xgb", "lgbm")
 DEFAULT_CHUNK_LOGREG = 8192
 DEFAULT_CHUNK_GENERIC = 256
 MAX_FEATURES_SUPPORTED = 63
+MAX_SUBSETS = 2**34  # 1.7e10 subsets (~200 CPU-hours here); the chunk list stays small
 _HIST_BINS = 1000  # per-size histogram of the mean metric (for the curve's quantiles)
 _FORMAT_VERSION = 1
 
@@ -221,7 +222,16 @@ def _n_low(p: int, chunk_size: int) -> int:
 
 
 def _chunk_ids(p: int, n_low: int, max_k: int) -> list[int]:
-    return [c for c in range(1 << (p - n_low)) if c.bit_count() <= max_k]
+    """Chunk ids (high-bit patterns) with at most ``max_k`` bits, ascending."""
+    from itertools import combinations
+
+    h = p - n_low
+    ids = [
+        sum(1 << j for j in combo)
+        for k in range(min(max_k, h) + 1)
+        for combo in combinations(range(h), k)
+    ]
+    return sorted(ids)
 
 
 def _popcount(masks: np.ndarray) -> np.ndarray:
@@ -819,6 +829,12 @@ def exhaustive_subset_search(
         )
     if chunk_size is None:
         chunk_size = DEFAULT_CHUNK_LOGREG if estimator == "logreg" else DEFAULT_CHUNK_GENERIC
+    total = sum(math.comb(p, k) for k in range(1, max_k + 1))
+    if total > MAX_SUBSETS:
+        raise MlkitError(
+            f"{total:,} subsets of {p} features is beyond this search (limit {MAX_SUBSETS:,}); "
+            "set max_features or drop redundant features first"
+        )
     n_low = _n_low(p, int(chunk_size))
     data = make_folds(Xa, y01, cv=cv, seed=seed)
     spec = {
@@ -835,7 +851,6 @@ def exhaustive_subset_search(
     }
     spec["fp"] = _fingerprint(data, spec, names)
     chunks = _chunk_ids(p, n_low, max_k)
-    total = sum(math.comb(p, k) for k in range(1, max_k + 1))
     summary = _Summary(p, metric)
     frames: list[pd.DataFrame] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None

@@ -172,3 +172,17 @@ def test_killed_search_resumes_without_loss_or_duplicates(tmp_path):
     fresh = exhaustive_subset_search(X, y, **kw)
     assert resumed.complete and len(resumed.table) == 255
     pd.testing.assert_frame_equal(resumed.table, fresh.table)
+
+
+def test_many_features_with_max_features_and_size_limit():
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(40, 40)), columns=[f"c{j}" for j in range(40)])
+    y = (X["c7"] + 0.5 * rng.normal(size=40) > 0).astype(int)
+    res = exhaustive_subset_search(X, y, cv=4, max_features=2, progress=False)
+    t = res.table
+    assert len(t) == 40 + math.comb(40, 2) and t["bitmask"].dtype == np.uint64
+    assert t["n_features"].max() == 2 and res.n_not_converged == 0
+    assert "c7" in res.features_of(int(res.best_by_size.iloc[0]["bitmask"]))
+    with pytest.raises(MlkitError, match="set max_features"):
+        exhaustive_subset_search(X.assign(**{f"d{j}": X["c0"] * j for j in range(1, 5)}), y,
+                                 progress=False)
