@@ -24,7 +24,6 @@ import hashlib
 import json
 import math
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -440,9 +439,3 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         df.to_parquet(tmp, index=False)
     os.replace(tmp, path)
     return path
-
-
-def _timed(fn, *args, **kwargs):  # noqa: ANN001, ANN202 - tiny helper for the CLI
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
