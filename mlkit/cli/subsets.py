@@ -59,6 +59,12 @@ def add_parser(subparsers) -> None:
         action="store_true",
         help="log summary, curve and top-100 table through mlkit.tracking",
     )
+    p.add_argument("--experiment", default="mlkit-subsets", help="MLflow experiment (--track)")
+    p.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=run)
 
@@ -113,13 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if args.track:
         from mlkit import tracking
 
-        log = getattr(tracking, "log_subset_search", None)
-        if log is None:
-            raise RuntimeError(
-                "mlkit.tracking has no log_subset_search yet; results are in "
-                f"{out} (rerun without --track)"
-            )
-        log(result, paths)
+        run_id = tracking.log_subset_search(
+            result, paths, experiment=args.experiment, tracking_uri=args.tracking_uri
+        )
+        print(f"logged to MLflow run {run_id} ({tracking.resolve_tracking_uri(args.tracking_uri)})")
     best = result.best
     print(
         f"best {result.metric} {best[f'{result.metric}_mean']:.4f} +- "

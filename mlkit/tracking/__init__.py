@@ -196,6 +196,34 @@ def log_training(
     }
 
 
+def log_subset_search(
+    result,
+    paths: dict[str, Path],
+    *,
+    experiment: str = "mlkit-subsets",
+    tracking_uri: str | None = None,
+    run_name: str | None = None,
+) -> str:
+    """Log an exhaustive feature-subset search to MLflow; returns the run id.
+
+    Logged: the search parameters, ``result.summary_metrics()`` (best metric overall and
+    per subset size, number of subsets, non-converged count), the metric-versus-size
+    curve PNG, the best-by-size / size-summary / top-100 tables and ``best.json``. The
+    full table (``subsets.parquet``, one row per subset) stays on disk: it is large.
+    """
+    import mlflow
+
+    _setup(tracking_uri, experiment)
+    with mlflow.start_run(run_name=run_name or f"subsets-{result.metric}") as run:
+        mlflow.set_tags({"mlkit.role": "subsets", "mlkit.metric": result.metric})
+        mlflow.log_params(_flat_params(dict(result.params)))
+        mlflow.log_metrics(_finite(result.summary_metrics()))
+        for key, path in paths.items():
+            if key != "table" and Path(path).exists():
+                mlflow.log_artifact(str(path))
+        return run.info.run_id
+
+
 def _input_example(trainer, settings: dict[str, Any]):
     import pandas as pd
 

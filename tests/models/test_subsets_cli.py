@@ -64,3 +64,28 @@ def test_cli_subsets_rejects_nan_features(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "missing feature values" in err and "mp-1004" in err
+
+
+def test_cli_subsets_track_logs_to_mlflow(tmp_path, capsys):
+    import mlflow
+
+    write_inputs(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    argv = [
+        "subsets", "--labels", str(tmp_path / "labels.csv"),
+        "--features", str(tmp_path / "features.parquet"),
+        "--target", "sigma_S_cm", "--threshold", "1e-4", "--cv", "5",
+        "-o", str(tmp_path / "out"), "--jobs", "1", "--no-progress",
+        "--track", "--tracking-uri", uri, "--experiment", "subsets-test",
+    ]
+    assert main(argv) == 0
+    assert "logged to MLflow run" in capsys.readouterr().out
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("subsets-test")
+    (run,) = client.search_runs([exp.experiment_id])
+    table = pd.read_parquet(tmp_path / "out" / "subsets.parquet")
+    assert run.data.metrics["n_subsets"] == 31
+    assert run.data.metrics["best_f1_mean"] == pytest.approx(table["f1_mean"].max())
+    assert run.data.tags["mlkit.role"] == "subsets"
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"top100.csv", "best_by_size.csv", "f1_vs_n_features.png"} <= artifacts
