@@ -9,9 +9,11 @@ A site is *partial* when it holds more than one species or a total occupancy bel
     with the occupancies as weights (:func:`site_average`).
 ``"majority"``
     An ordered structure. Every partial site takes its majority species (its other species
-    are lost). For each element, of the partial sites it occupies the
-    ``round(sum of their occupancies)`` sites are kept (so the count of that element is
-    preserved up to rounding): highest occupancy first, ties broken by keeping the site
+    are lost). For each element, of the partial sites where it is the majority species the
+    ``round(sum of those sites' total occupancies)`` sites are kept (the total occupancy of
+    a site counts all its species, so a fully occupied mixed site such as Na0.6K0.4 is
+    always kept, as Na; a half-empty or split site counts its fraction): highest occupancy
+    first, ties broken by keeping the site
     farthest from the atoms of that element already kept (greedy farthest-point choice, so
     split positions and half-occupied neighbour sites are not kept together; two kept atoms
     of one element are never closer than ``SPLIT_EXCLUSION_A`` = 1.0 A, even if the
@@ -155,7 +157,8 @@ def _order_by_majority(structure: Structure, source: str, n_partial: int) -> tup
     for site in structure:
         el, occ = _majority(site)
         symbols.append(el)
-        occupancy.append(occ if is_partial(site) else 1.0)
+        # total occupancy of the site (all species): a full mixed site counts 1
+        occupancy.append(float(site.species.num_atoms) if is_partial(site) else 1.0)
     keep = [not is_partial(site) for site in structure]
     frac = structure.frac_coords
     lattice = structure.lattice

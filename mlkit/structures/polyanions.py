@@ -342,7 +342,9 @@ def find_polyanions(
         raise ValueError(f"unknown bonding method {method!r}; choose from {BONDING_METHODS}")
     symbols = majority_symbols(structure)
     states = element_roles(structure)
-    anion_els = {el for el, v in states.items() if v < 0}
+    # the mobile ion is a cation by definition here, even where the composition guess makes
+    # it an anion (NaTe3, NaGe): it is never a ligand
+    anion_els = {el for el, v in states.items() if v < 0 and el != mobile_ion}
     centre_els = {
         el for el, v in states.items() if v > 0 and el != mobile_ion and el not in exclude_centres
     }

@@ -104,3 +104,17 @@ def test_obelix_cifs_under_every_strategy():
             with pytest.raises(StructureError, match="refuse"):
                 resolve_disorder(s, "refuse", str(path))
     assert n_disordered > 0
+
+
+def test_majority_keeps_fully_occupied_mixed_sites():
+    """Na0.6K0.4Cl rock salt: every cation site is full, so every site stays (as Na)."""
+    from pymatgen.core import Lattice, Structure
+
+    from mlkit.structures import resolve_disorder
+
+    mixed = Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.8), [{"Na": 0.6, "K": 0.4}, "Cl"], [[0, 0, 0], [0.5] * 3]
+    )
+    ordered, note = resolve_disorder(mixed, "majority")
+    assert ordered.composition.as_dict() == {"Na": 4.0, "Cl": 4.0}
+    assert "dropped" not in note and "K1.6Na2.4Cl4->NaCl" in note

@@ -173,3 +173,13 @@ def test_obelix_argyrodite_with_li_as_mobile_ion(strategy):
     with_li = find_polyanions(s)
     assert "Li" in {p.center_species for p in with_li}
     assert classify_connectivity(s, with_li).framework_class != "isolated"
+
+
+@pytest.mark.parametrize("mp_id", ["mp-28478", "mp-29657"])  # NaTe3, NaGe (Zintl phases)
+def test_mobile_ion_is_never_a_ligand(mp_id):
+    """The composition guess makes Na an anion in NaTe3/NaGe; Na must still not be a ligand."""
+    path = shared_path("phonondb_na", "structures", f"{mp_id}_POSCAR-unitcell.vasp")
+    structure = read_structure(path)
+    polyanions = find_polyanions(structure, mobile_ion="Na")
+    assert all("Na" not in p.ligand_species for p in polyanions)
+    assert classify_connectivity(structure, polyanions).framework_class == "none"
