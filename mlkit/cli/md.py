@@ -32,6 +32,9 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads per run")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     p.add_argument("--mobile-ion", default="Na")
+    p.add_argument("--constraint", choices=("none", "rc", "rtc", "rtvc"), default="none",
+                   help="constrained-anion MD: freeze polyanion rotation (rc), rotation + "
+                        "translation (rtc) or all polyanion atoms (rtvc)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=5, help="store a frame every N steps")
     p.add_argument("--checkpoint-every", type=int, default=50,
@@ -50,7 +53,7 @@ def settings_from_args(args: argparse.Namespace):
         supercell_min_length_A=args.supercell_min_length_A, potential=args.potential,
         device=args.device, threads=args.threads, dtype=args.dtype, model_path=args.model_path,
         mobile_ion=args.mobile_ion, seed=args.seed, save_every=args.save_every,
-        checkpoint_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every, constraint=args.constraint,
     )
 
 

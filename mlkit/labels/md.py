@@ -44,8 +44,9 @@ INPUT_ERROR_FILE = "input_error.json"
 #: provenance columns of every label row, in order
 PROVENANCE_COLUMNS = (
     "id", "source", "temperature_K", "status", "error", "potential", "potential_version",
-    "ensemble", "timestep_fs", "equilibration_ps", "production_ps", "n_steps", "n_frames",
-    "frame_interval_fs", "seed", "supercell", "n_atoms", "mobile_ion", "mlkit_version", "run_dir",
+    "ensemble", "constraint", "timestep_fs", "equilibration_ps", "production_ps", "n_steps",
+    "n_frames", "frame_interval_fs", "seed", "supercell", "n_atoms", "mobile_ion",
+    "mlkit_version", "run_dir",
 )
 
 
@@ -90,7 +91,7 @@ def run_one_structure(path: str, out_dir: str, settings: Mapping[str, Any],
         structure = read_structure(path)
         validate_structure(structure, str(path), min_distance_A=md_settings.min_distance_A)
         temperature_K = resolve_temperature_K(structure, md_settings, source=str(path))
-        run_dir = run_dir_for(out, sid, temperature_K)
+        run_dir = run_dir_for(out, sid, temperature_K, md_settings.constraint)
         row["run_dir"] = str(run_dir)
         result = MDRun(structure, run_dir, md_settings, source=str(path),
                        progress=progress).run()
@@ -220,6 +221,7 @@ def _provenance_row(meta: Mapping[str, Any], run_dir: Path, status: str, error: 
         "potential": meta.get("potential", ""),
         "potential_version": meta.get("potential_version", ""),
         "ensemble": meta.get("ensemble", ""),
+        "constraint": meta.get("constraint", "none"),
         "timestep_fs": meta.get("timestep_fs"),
         "equilibration_ps": meta.get("equilibration_steps", 0) * meta.get("timestep_fs", 0) / 1e3,
         "production_ps": max(n_frames - 1, 0) * interval / 1000.0,

@@ -69,6 +69,9 @@ class MDSettings:
         Blow-up when the instantaneous temperature exceeds this times the target.
     check_every : int, optional
         Blow-up check interval in steps (default ``save_every``).
+    constraint : {"none", "rc", "rtc", "rtvc"}
+        Constrained-anion MD (:mod:`mlkit.md.constraints`): no constraint, polyanion
+        rotation frozen, rotation + translation frozen, all polyanion atoms frozen.
     """
 
     temperature_K: float | str = "auto"
@@ -92,11 +95,17 @@ class MDSettings:
     min_distance_A: float = 0.5
     max_temperature_factor: float = 3.0
     check_every: int | None = None
+    constraint: str = "none"
 
     def validate(self) -> None:
         """Raise ``ValueError`` (one line) for inconsistent settings."""
         if self.ensemble not in ENSEMBLES:
             raise ValueError(f"unknown ensemble {self.ensemble!r}; choose {', '.join(ENSEMBLES)}")
+        from mlkit.md.constraints import CONSTRAINTS
+
+        if self.constraint not in CONSTRAINTS:
+            raise ValueError(f"unknown constraint {self.constraint!r}; "
+                             f"choose {', '.join(CONSTRAINTS)}")
         if self.temperature_K != "auto":
             t = float(self.temperature_K)
             if not (t > 0 and math.isfinite(t)):
@@ -316,16 +325,21 @@ def resolve_temperature_K(structure, settings: MDSettings, source: str = "") -> 
     return float(settings.temperature_K)
 
 
-def run_dir_for(out_dir: str | Path, structure_id: str, temperature_K: float) -> Path:
-    """``out_dir/<structure_id>/T<temperature>K``: the directory of one run."""
-    return Path(out_dir) / structure_id / f"T{temperature_K:g}K"
+def run_dir_for(out_dir: str | Path, structure_id: str, temperature_K: float,
+                constraint: str = "none") -> Path:
+    """``out_dir/<structure_id>/T<temperature>K`` (``..._<constraint>`` when constrained)."""
+    suffix = "" if constraint == "none" else f"_{constraint}"
+    return Path(out_dir) / structure_id / f"T{temperature_K:g}K{suffix}"
 
 
 #: settings that must match when a run directory is resumed
 _RESUME_KEYS = (
     "temperature_K", "timestep_fs", "ensemble", "seed", "save_every", "potential",
     "equilibration_steps", "repeats", "n_atoms", "tdamp_fs", "tchain", "friction_per_fs",
+    "constraint",
 )
+#: value assumed for a key missing from an older meta.json
+_RESUME_DEFAULTS = {"constraint": "none"}
 
 
 class MDRun:
@@ -367,10 +381,31 @@ class MDRun:
         supercell, repeats = make_supercell(structure, settings.supercell_min_length_A)
         return supercell, repeats, temperature_K, source
 
-    def _make_dynamics(self, atoms, settings: MDSettings, temperature_K: float, rng):
+    def _make_dynamics(self, atoms, settings: MDSettings, temperature_K: float, rng,
+                       constraints: list | None = None):
         from ase import units
 
         dt = settings.timestep_fs * units.fs
+        constraints = list(constraints or [])
+        if constraints:
+            if settings.ensemble == "nvt-langevin" and settings.constraint == "rc":
+                # group rotations are removed about each group's own centre of mass, so
+                # the total momentum stays zero: keep FixCom (RTC/RTVC: the frozen anion
+                # centres of mass are the frame of reference instead)
+                from ase.constraints import FixCom
+
+                constraints = [FixCom(), *constraints]
+            atoms.set_constraint(constraints)
+            if settings.ensemble == "nvt-nose-hoover":
+                from mlkit.md.constraints import constrained_nose_hoover
+
+                tdamp_fs = settings.tdamp_fs or 100.0 * settings.timestep_fs
+                return constrained_nose_hoover(atoms, dt, temperature_K, tdamp_fs * units.fs,
+                                               settings.tchain)
+            from ase.md.langevin import Langevin
+
+            return Langevin(atoms, timestep=dt, temperature_K=temperature_K,
+                            friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
         if settings.ensemble == "nvt-nose-hoover":
             from ase.md.nose_hoover_chain import NoseHooverChainNVT
 
@@ -453,6 +488,7 @@ class MDRun:
             "thermostat": "ase.md.nose_hoover_chain.NoseHooverChainNVT"
             if settings.ensemble == "nvt-nose-hoover" else "ase.md.langevin.Langevin",
             "source": str(source),
+            "constraint": settings.constraint,
             "formula": supercell.composition.reduced_formula,
             "repeats": list(repeats),
             "supercell_matrix": np.diag(repeats).tolist(),
@@ -467,9 +503,23 @@ class MDRun:
             **prov,
         }
         meta["potential"] = prov.get("potential", settings.potential)
+        constraints: list = []
+        if settings.constraint != "none":
+            from mlkit.md.constraints import make_constraint, polyanion_groups
+
+            try:
+                groups = polyanion_groups(supercell, settings.mobile_ion)
+                constraints = make_constraint(settings.constraint, supercell, settings.mobile_ion)
+            except MlkitError as exc:
+                raise MlkitError(f"{source}: {exc}") from None
+            meta["constrained_groups"] = len(groups)
+            meta["constrained_atoms"] = int(sum(len(g) for g in groups))
+            meta["constraint_class"] = ", ".join(
+                f"{type(c).__module__}.{type(c).__name__}" for c in constraints)
         if store.exists():
             old = store.read_meta()
-            diff = [k for k in _RESUME_KEYS if old.get(k) != meta.get(k)]
+            diff = [k for k in _RESUME_KEYS
+                    if old.get(k, _RESUME_DEFAULTS.get(k)) != meta.get(k)]
             if diff:
                 raise MlkitError(
                     f"{store.run_dir}: holds a different run ({', '.join(diff)} differ); "
@@ -498,7 +548,16 @@ class MDRun:
             vd.Stationary(atoms)
             start = 0
         store.truncate(start if checkpoint is not None else -1)
-        dyn = self._make_dynamics(atoms, settings, temperature_K, rng)
+        dyn = self._make_dynamics(atoms, settings, temperature_K, rng, constraints)
+        if constraints and checkpoint is None:
+            # project the Maxwell-Boltzmann momenta onto the constraint, then rescale the
+            # remaining degrees of freedom to the target temperature
+            atoms.set_momenta(atoms.get_momenta())
+            t_now = atoms.get_temperature()
+            if t_now > 0:
+                atoms.set_momenta(atoms.get_momenta() * math.sqrt(temperature_K / t_now))
+            if hasattr(dyn, "_p"):  # Nose-Hoover keeps its own copy
+                dyn._p = atoms.get_momenta()
         if checkpoint is not None:
             self._restore_thermostat(dyn, checkpoint.get("thermostat", {}))
             dyn.nsteps = start
