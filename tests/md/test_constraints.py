@@ -274,3 +274,36 @@ def test_nose_hoover_thermostats_the_free_degrees_of_freedom():
     assert atoms.get_number_of_degrees_of_freedom() == 48
     assert np.mean(temps[60:]) == pytest.approx(600.0, rel=0.12)
     assert np.all(atoms.get_momenta()[::2] == 0)
+
+
+def test_constrained_run_interrupted_and_resumed_matches(runs, cell, chgnet_calc, tmp_path):
+    """Kill mid-run after a checkpoint, resume: the RTC trajectory equals the uninterrupted one."""
+
+    class Interrupt(BaseException):
+        pass
+
+    calls = {"n": 0}
+    original = chgnet_calc.calculate
+
+    def flaky(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 27:  # after the checkpoints at steps 0, 10 and 20
+            raise Interrupt
+        return original(*args, **kwargs)
+
+    chgnet_calc.calculate = flaky
+    try:
+        with pytest.raises(Interrupt):
+            MDRun(cell, tmp_path / "cut", settings("rtc"), calculator=chgnet_calc,
+                  progress=False).run()
+    finally:
+        chgnet_calc.calculate = original
+    store = TrajectoryStore(tmp_path / "cut")
+    assert store.status == "running" and store.load_checkpoint()["step"] == 20
+    resumed = MDRun(cell, tmp_path / "cut", settings("rtc"), calculator=chgnet_calc,
+                    progress=False).run()
+    assert resumed.status == "done" and resumed.steps_run == N_STEPS - 20
+    ref = runs["nvt-langevin", "rtc"][1]
+    got = store.read()
+    np.testing.assert_array_equal(ref["step"], got["step"])
+    np.testing.assert_allclose(ref["positions_A"], got["positions_A"], atol=1e-5)
