@@ -383,7 +383,7 @@ class StructureContext:
         """Sum of occupancies on every site, shape (n_sites,)."""
         return np.array([sum(o.values()) for o in self.site_occupancies])
 
-    def _split_pair(self, i: int, j: np.ndarray, d: np.ndarray) -> np.ndarray:
+    def _split_pair(self, i: int | np.ndarray, j: np.ndarray, d: np.ndarray) -> np.ndarray:
         """Mask of pairs that are alternative (split) positions, never occupied together:
         both sites partial, occupancies summing to <= 1 + SPLIT_OCCUPANCY_TOL, d < SPLIT_MAX_A.
         """
@@ -413,9 +413,7 @@ class StructureContext:
                 radius, sites=[self.structure[int(i)] for i in sources]
             )
             src = np.asarray(sources)[c]
-            occ = self.site_total_occupancy
-            split = (occ[src] + occ[n] <= 1.0 + SPLIT_OCCUPANCY_TOL) & (d < SPLIT_MAX_A)
-            m = targets_set[n] & (d > 1e-8) & ~split
+            m = targets_set[n] & (d > 1e-8) & ~self._split_pair(src, n, d)
             if m.any():
                 return float(d[m].min())
             radius *= 2
