@@ -1,0 +1,68 @@
+"""Small helpers every layer may use: one-line messages, file hashes, atomic writes.
+
+This module sits at the bottom of the flow with :mod:`mlkit.errors`: it imports nothing
+from mlkit, so any subpackage can use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import uuid
+from pathlib import Path
+
+__all__ = ["atomic_write_bytes", "atomic_write_text", "file_sha256", "one_line"]
+
+
+def one_line(exc: BaseException, max_chars: int | None = None) -> str:
+    """A one-line message for ``exc`` that never raises.
+
+    Whitespace (including newlines) collapses to single spaces; an empty message becomes
+    the exception's class name.
+
+    Parameters
+    ----------
+    exc : BaseException
+        Any exception.
+    max_chars : int, optional
+        Truncate the result to this many characters.
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    if max_chars is not None and len(text) > max_chars:
+        text = text[: max(0, max_chars - 3)] + "..."
+    return text
+
+
+def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half.
+
+    The bytes go to a unique temporary name in the same directory, are flushed (and
+    fsynced unless ``fsync=False``), then moved into place with :func:`os.replace`.
+    Concurrent writers of the same path do not corrupt it: the last replace wins.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            if fsync:
+                os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
