@@ -9,7 +9,7 @@ from pathlib import Path
 def add_parser(subparsers) -> None:
     from mlkit.cli.md import add_run_options
 
-    p = subparsers.add_parser("label", help="compute label tables (MD)")
+    p = subparsers.add_parser("label", help="compute label tables (MD, phonons)")
     sub = p.add_subparsers(dest="label_command", required=True)
     m = sub.add_parser("md", help="run MD for each structure, then analyse into labels")
     add_run_options(m)
@@ -18,6 +18,9 @@ def add_parser(subparsers) -> None:
                    help="where trajectories go (default: <output stem>_md next to the CSV)")
     m.add_argument("--include-partial", action="store_true")
     m.set_defaults(func=run)
+    from mlkit.cli.label_phonons import add_label_parser
+
+    add_label_parser(sub)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -111,6 +111,7 @@ def _import_builtin_groups() -> None:
         elemental,
         geometry,
         magpie,
+        phonon,
         structural,
     )
 
