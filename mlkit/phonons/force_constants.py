@@ -164,7 +164,7 @@ def _cache_path(cache_dir: Path, structure: Structure, provenance: dict[str, Any
         "settings": settings.force_constant_fields(),
     }
     key = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-    return Path(cache_dir) / key[:2] / f"{key}.yaml"
+    return Path(cache_dir) / key[:2] / f"{key}.json"
 
 
 def _supercell_matrix(structure: Structure, settings: PhononSettings) -> np.ndarray:
@@ -196,7 +196,6 @@ def force_constants_from_potential(
     source : str
         Name for error messages (file path or id).
     """
-    import phonopy
     from phonopy import Phonopy
 
     settings = settings or PhononSettings()
@@ -217,17 +216,13 @@ def force_constants_from_potential(
     cache_file = None
     if cache_dir is not None:
         cache_file = _cache_path(Path(cache_dir), structure, provenance, settings)
-        meta_file = cache_file.with_suffix(".json")
-        if cache_file.exists() and meta_file.exists():
+        if cache_file.exists():
             try:
-                meta = json.loads(meta_file.read_text())
-                phonon = phonopy.load(cache_file, produce_fc=True,
-                                      symmetrize_fc=settings.symmetrize_fc,
-                                      is_compact_fc=False, log_level=0)
-                meta["provenance"]["cached"] = True
-                return PhononModel(phonon, meta["provenance"], _from_phonopy_atoms(phonon.unitcell))
-            except Exception:  # noqa: BLE001 - a corrupt cache entry is recomputed
-                pass
+                phonon, cached_prov, relaxed = _load(cache_file, settings)
+                cached_prov["cached"] = True
+                return PhononModel(phonon, cached_prov, relaxed)
+            except (OSError, ValueError, KeyError):
+                pass  # a corrupt or foreign cache entry is recomputed
 
     t0 = time.perf_counter()
     if settings.relax:
@@ -271,20 +266,46 @@ def force_constants_from_potential(
 
 
 def _store(phonon: Phonopy, provenance: dict[str, Any], cache_file: Path) -> None:
-    """Write the force sets as a phonopy yaml (readable by ``phonopy.load``) atomically."""
-    import os
-    import uuid
-
+    """Unit cell, supercell and primitive matrices and the full-precision force sets (JSON)."""
     cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_name(f"{cache_file.stem}.{os.getpid()}.{uuid.uuid4().hex[:6]}.yaml")
-    try:
-        phonon.save(tmp, settings={"force_sets": True, "displacements": True,
-                                   "force_constants": False})
-        os.replace(tmp, cache_file)
-    finally:
-        tmp.unlink(missing_ok=True)
-    atomic_write_text(cache_file.with_suffix(".json"),
-                      json.dumps({"provenance": provenance}, default=str))
+    unit = phonon.unitcell
+    first = phonon.dataset["first_atoms"]
+    data = {
+        "schema": CACHE_SCHEMA,
+        "symbols": list(unit.symbols),
+        "lattice": np.asarray(unit.cell).tolist(),
+        "frac": np.asarray(unit.scaled_positions).tolist(),
+        "supercell_matrix": np.asarray(phonon.supercell_matrix).tolist(),
+        "primitive_matrix": np.asarray(phonon.primitive_matrix).tolist(),
+        "symprec": phonon.symmetry.tolerance,
+        "first_atoms": [{"number": int(d["number"]),
+                         "displacement": np.asarray(d["displacement"]).tolist(),
+                         "forces": np.asarray(d["forces"]).tolist()} for d in first],
+        "provenance": provenance,
+    }
+    # json writes floats with repr precision: reloading gives bit-identical force constants
+    atomic_write_text(cache_file, json.dumps(data, default=str))
+
+
+def _load(cache_file: Path, settings: PhononSettings) -> tuple[Phonopy, dict[str, Any], Any]:
+    from phonopy import Phonopy
+    from phonopy.structure.atoms import PhonopyAtoms
+
+    data = json.loads(cache_file.read_text())
+    if data.get("schema") != CACHE_SCHEMA:
+        raise ValueError("cache schema")
+    unit = PhonopyAtoms(symbols=data["symbols"], cell=data["lattice"],
+                        scaled_positions=data["frac"])
+    phonon = Phonopy(unit, supercell_matrix=data["supercell_matrix"],
+                     primitive_matrix=data["primitive_matrix"], symprec=data["symprec"],
+                     log_level=0)
+    phonon.dataset = {"natom": len(phonon.supercell), "first_atoms": [
+        {"number": d["number"], "displacement": np.array(d["displacement"]),
+         "forces": np.array(d["forces"])} for d in data["first_atoms"]]}
+    phonon.produce_force_constants()
+    if settings.symmetrize_fc:
+        phonon.symmetrize_force_constants()
+    return phonon, data["provenance"], _from_phonopy_atoms(unit)
 
 
 # ---------------------------------------------------------------- DFT path
