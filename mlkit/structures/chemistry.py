@@ -8,13 +8,15 @@ Oxidation states (:func:`guess_oxidation_states`)
 
     1. pymatgen's charge-balance guess (``Composition.oxi_state_guesses``, ICSD-frequency
        ranked, mixed valence allowed) with the ICSD/common states on the REDUCED integer
-       formula; the first guess in which every anion is more electronegative than every
-       cation (:func:`electronegativity_consistent`), else the first guess;
+       formula; the most probable guess in which every anion is more electronegative
+       than every cation (:func:`electronegativity_consistent`) and no element is in
+       state 0, else the most probable consistent one, else the most probable one;
     2. one common state per element, charge-balanced on the (possibly fractional)
        composition, ties ranked by ICSD occurrence (disordered structures such as
        Li6.4La3Zr1.4Ta0.6O12);
     3. pymatgen's guess with every known state (perchlorates, polysulfides, Zintl
-       phases), electronegativity-consistent guesses only.
+       phases), among the guesses in which the least electronegative element is
+       positive (Na2AuAs: As(-3), not NaGe: Na(-1)), chosen as in step 1.
 
     Steps 1 and 3 are skipped when the reduced formula has more than
     :data:`MAX_GUESS_ATOMS` atoms or pymatgen would enumerate more than
@@ -28,12 +30,13 @@ Roles (:func:`element_roles`)
     :data:`ANION_CANDIDATES` present (H only when no other is present), else the single
     most electronegative element. The mobile ion is never an anion (NaTe3, NaGe). One
     geometric correction: an anion element whose sites are mostly covalently bonded to
-    a more electronegative anion is a cation in its highest state (S in Na2SO4.nH2O).
+    a more electronegative anion is a cation in its highest common state (S in
+    Na2SO4.nH2O, P in PS4 guessed as P(-3)).
 
 Radii (:func:`ionic_radius_A`)
     Shannon (1976) crystal radius of the ion; one fallback chain when it is not
-    tabulated (module constant :data:`ANION_RADII_A`, average Shannon radius, atomic
-    radius).
+    tabulated (anions: :data:`ANION_RADII_A`, atomic radius + 0.8 A; cations: average
+    Shannon radius, atomic radius).
 
 Electronegativity (:func:`pauling`): Pauling scale, NaN where not tabulated.
 """
@@ -129,25 +132,29 @@ def symbol(species: object) -> str:
 def ionic_radius_A(element: str, oxidation_state: float | None) -> float:
     """Ionic radius (A) of ``element`` in ``round(oxidation_state)``.
 
-    Shannon crystal radius (pymatgen's table) when tabulated; else, the one fallback
-    chain: for an anion :data:`ANION_RADII_A`, then the element's average Shannon
-    radius over its tabulated states, then its atomic radius; NaN when none exists.
+    Shannon crystal radius (pymatgen's table) when tabulated. Else the one fallback
+    chain: an anion (``oxidation_state < 0``, also fractional such as Se(-1.25) or
+    H(-0.25)) takes :data:`ANION_RADII_A`, else its atomic radius + 0.8 A (about the
+    anion's size: Se 1.95 A against Shannon's Se2- 1.84 A); a cation or an element
+    without a state takes its average Shannon radius over the tabulated states, else its
+    atomic radius; NaN when none exists.
     """
     el = Element(element)
-    oxi = None
-    if oxidation_state is not None and math.isfinite(oxidation_state):
-        oxi = int(round(oxidation_state))
-    if oxi:
+    q = oxidation_state if oxidation_state is not None else math.nan
+    if math.isfinite(q) and round(q) != 0:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                r = Species(element, oxi).ionic_radius
+                r = Species(element, int(round(q))).ionic_radius
         except (ValueError, KeyError):
             r = None
         if r is not None and float(r) > 0:
             return float(r)
-        if oxi < 0 and element in ANION_RADII_A:
+    if q < 0:
+        if element in ANION_RADII_A:
             return ANION_RADII_A[element]
+        if el.atomic_radius is not None:
+            return float(el.atomic_radius) + 0.8
     r_avg = float(el.average_ionic_radius)
     if r_avg > 0:
         return r_avg
@@ -156,10 +163,17 @@ def ionic_radius_A(element: str, oxidation_state: float | None) -> float:
 
 # -- oxidation states ---------------------------------------------------------------------
 def electronegativity_consistent(states: Mapping[str, float]) -> bool:
-    """Every anion is more electronegative than every cation (rejects Na(-1) Ge(+1))."""
+    """Every anion is more electronegative than every cation (rejects B(-3) H(+0.5))."""
     anions = [_en(el) for el, v in states.items() if v < 0]
     cations = [_en(el) for el, v in states.items() if v > 0]
     return not anions or not cations or min(anions) > max(cations)
+
+
+def _plausible(states: Mapping[str, float]) -> bool:
+    """The least electronegative element is positive (rejects Na(-1) Ge(+1) in NaGe;
+    keeps Na(+1) Au(+1) As(-3) in Na2AuAs, where Au is more electronegative than As).
+    """
+    return states[min(states, key=_en)] > 0
 
 
 def oxidation_states(structure: Structure) -> dict[str, float]:
@@ -213,18 +227,29 @@ def _guess_cached(key: tuple[tuple[str, float], ...]) -> tuple[tuple[str, float]
     # 1. pymatgen's guess (mixed valence allowed), ICSD/common states
     guesses = _pymatgen_guesses(reduced, all_states=False)
     if guesses:
-        best = next((g for g in guesses if electronegativity_consistent(g)), guesses[0])
-        return tuple(sorted(best.items()))
+        return tuple(sorted(_best(guesses).items()))
     # 2. one common state per element (fractional compositions, bounded cost)
     single = _single_valence_guess(amounts)
     if single is not None:
         return tuple(sorted(single.items()))
-    # 3. every known state, electronegativity-consistent guesses only
-    for g in _pymatgen_guesses(reduced, all_states=True):
-        if electronegativity_consistent(g):
-            return tuple(sorted(g.items()))
+    # 3. every known state: the first electronegativity-consistent guess, else the first
+    #    plausible one
+    guesses = [g for g in _pymatgen_guesses(reduced, all_states=True) if _plausible(g)]
+    if guesses:
+        return tuple(sorted(_best(guesses).items()))
     formula = reduced.reduced_formula if reduced is not None else Composition(amounts).formula
     raise OxidationStateError(f"no charge-balanced oxidation states for {formula.replace(' ', '')}")
+
+
+def _best(guesses: list[dict[str, float]]) -> dict[str, float]:
+    """The most probable guess that is electronegativity-consistent and has no element in
+    state 0 (B(0) H(-1/4) in NaK(BH4)2 is an artefact of averaging), else the most
+    probable consistent one, else the most probable one.
+    """
+    return min(
+        guesses,
+        key=lambda g: (not electronegativity_consistent(g), any(v == 0 for v in g.values())),
+    )
 
 
 def _reduced_integer(amounts: dict[str, float], max_multiplier: int = 60) -> Composition | None:
@@ -380,7 +405,8 @@ def _mobile_ion_positive(states: dict[str, float], mobile_ion: str) -> dict[str,
 
 def _covalent_correction(structure: Structure, states: dict[str, float]) -> dict[str, float]:
     """Anion elements mostly covalently bonded to a more electronegative anion become
-    cations in their highest oxidation state.
+    cations in their highest common oxidation state (never O or F: no positive common
+    state; an O site 0.64 A from an F site is a broken CIF, not an O-F bond).
     """
     anions = [el for el, v in states.items() if v < 0]
     if len(anions) < 2:
@@ -405,6 +431,7 @@ def _covalent_correction(structure: Structure, states: dict[str, float]) -> dict
         if d < COVALENT_BOND_FACTOR * (cov.get(a, 1.5) + cov.get(b, 1.5)):
             bonded[a].add(anion_sites[c])
     for el in anions:
-        if len(bonded[el]) * 2 > counts[el]:
-            states[el] = float(Element(el).max_oxidation_state or 1)
+        positive = [s for s in Element(el).common_oxidation_states if s > 0]
+        if positive and len(bonded[el]) * 2 > counts[el]:
+            states[el] = float(max(positive))
     return states
