@@ -56,6 +56,7 @@ from mlkit.errors import MlkitError
 from mlkit.structures.disorder import majority_symbols
 
 __all__ = [
+    "ANION_ATOMIC_OFFSET_A",
     "ANION_CANDIDATES",
     "ANION_RADII_A",
     "CHALCOGENS",
@@ -101,6 +102,10 @@ ANION_RADII_A = {
     "Sb": 2.31,
     "Bi": 2.40,
 }
+
+
+#: Anions in neither table: atomic radius + this (A).
+ANION_ATOMIC_OFFSET_A = 0.8
 
 
 class OxidationStateError(MlkitError):
@@ -154,7 +159,7 @@ def ionic_radius_A(element: str, oxidation_state: float | None) -> float:
         if element in ANION_RADII_A:
             return ANION_RADII_A[element]
         if el.atomic_radius is not None:
-            return float(el.atomic_radius) + 0.8
+            return float(el.atomic_radius) + ANION_ATOMIC_OFFSET_A
     r_avg = float(el.average_ionic_radius)
     if r_avg > 0:
         return r_avg
@@ -187,25 +192,28 @@ def oxidation_states(structure: Structure) -> dict[str, float]:
     OxidationStateError
         When no charge-balanced assignment exists.
     """
-    given: dict[str, list[tuple[float, float]]] = {}
+    given = _given_states(structure)
+    if given is not None:
+        return given
+    comp = structure.composition.element_composition
+    return guess_oxidation_states({el.symbol: float(a) for el, a in comp.items()})
+
+
+def _given_states(structure: Structure) -> dict[str, float] | None:
+    """Occupancy-weighted mean state per element when every species carries a state
+    (not all zero), else None.
+    """
+    sums: dict[str, list[float]] = {}
     for site in structure:
         for sp, occ in site.species.items():
             oxi = getattr(sp, "oxi_state", None)
             if oxi is None:
-                given = {}
-                break
-            given.setdefault(sp.symbol, []).append((float(oxi), float(occ)))
-        else:
-            continue
-        break
-    if given:
-        states = {
-            el: sum(o * w for o, w in vals) / sum(w for _, w in vals) for el, vals in given.items()
-        }
-        if any(v != 0 for v in states.values()):
-            return states
-    comp = structure.composition.element_composition
-    return guess_oxidation_states({el.symbol: float(a) for el, a in comp.items()})
+                return None
+            acc = sums.setdefault(sp.symbol, [0.0, 0.0])
+            acc[0] += float(oxi) * float(occ)
+            acc[1] += float(occ)
+    states = {el: q / w for el, (q, w) in sums.items()}
+    return states if any(v != 0 for v in states.values()) else None
 
 
 def guess_oxidation_states(amounts: Mapping[str, float]) -> dict[str, float]:

@@ -20,6 +20,7 @@ from mlkit.structures import (
     find_polyanions,
     guess_oxidation_states,
     ionic_radius_A,
+    oxidation_states,
     pauling,
     symbol,
 )
@@ -148,6 +149,13 @@ def test_guess_on_fractional_composition_and_failures():
         guess_oxidation_states({"Na": 1, "Ge": 1})
     assert not electronegativity_consistent({"Na": -1.0, "Ge": 1.0})
     assert electronegativity_consistent({"Na": 1.0, "Cl": 7.0, "O": -2.0})
+
+
+def test_states_given_on_the_structure_win():
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.6), ["Na", "O"], [[0, 0, 0], [0.5] * 3])
+    assert oxidation_states(s) == {"Na": 1.0, "O": -1.0}  # guessed: a peroxide-like NaO
+    s.add_oxidation_state_by_element({"Na": 2, "O": -2})
+    assert oxidation_states(s) == {"Na": 2.0, "O": -2.0}
 
 
 def test_radii_electronegativity_symbol():
