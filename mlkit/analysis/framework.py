@@ -1,10 +1,11 @@
 """Framework melting, polyanion integrity, and the rotation paper's categories.
 
-The paper's rule (Yang et al. 2024): a framework melted when the total MSD of
-the non-Na cations exceeds 2 A^2 at the end of the run. With only 4-8 heavy
-cations in a cell, one end-point value (a single time origin, no drift removal)
-is noisy: the whole cell wanders under a thermostat and a handful of vibrating
-atoms can cross 2 A^2 at one instant. The robust test here uses
+The paper's rule (Yang, Guan, Ouyang, Zhu, Chem. Mater. 2024): a framework
+melted when the total MSD of the non-mobile cations exceeds 2 A^2 at the end of
+the run. With only 4-8 heavy cations in a cell, one end-point value (a single
+time origin, no drift removal) is noisy: the whole cell wanders under a
+thermostat and a handful of vibrating atoms can cross 2 A^2 at one instant.
+The robust test here uses
 
 1. drift correction: positions relative to the centre of mass of all non-mobile atoms;
 2. time-origin averaging: MSD(tau) averaged over every origin (FFT);
@@ -22,7 +23,8 @@ Units: A, A^2, ps. Pure numpy.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +34,6 @@ from mlkit.analysis.reorientation import center_ligand_vectors
 from mlkit.errors import MlkitError
 
 __all__ = [
-    "ANION_ELEMENTS",
     "FrameworkTest",
     "category",
     "expected_end_msd",
@@ -41,22 +42,32 @@ __all__ = [
     "polyanion_integrity",
 ]
 
-#: Elements treated as anions/ligands when no rotor ligands are given.
-ANION_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I"})
-
-
 def framework_cation_mask(
     species: Sequence[str],
     mobile_ion: str,
     rotor_centers: Sequence[int] | np.ndarray = (),
     rotor_ligands: Sequence[Sequence[int] | np.ndarray] = (),
     framework_species: Sequence[str] | None = None,
+    *,
+    anion_elements: Collection[str] | None = None,
 ) -> np.ndarray:
     """Atoms counted as "non-mobile cations" for the melting test.
 
-    Default: every atom whose species is neither the mobile ion nor a ligand
-    species of the given polyanions; rotor centres are always included. Without
-    rotors, species in :data:`ANION_ELEMENTS` are excluded instead.
+    Default: every atom that is neither the mobile ion, nor an anion, nor of a ligand
+    species of the given polyanions; rotor centres are always included.
+
+    Parameters
+    ----------
+    species : sequence of str, shape (n_atoms,)
+    mobile_ion : str
+    rotor_centers, rotor_ligands
+        As in :func:`mlkit.analysis.reorientation.center_ligand_vectors`.
+    framework_species : sequence of str, optional
+        Exactly these species are the framework (overrides the default).
+    anion_elements : collection of str, optional
+        The anions; default: the roles of the composition of ``species``
+        (:func:`mlkit.structures.chemistry.composition_roles`, the answer the features,
+        the polyanion detector and the MD temperature rule use).
 
     Returns
     -------
@@ -66,12 +77,17 @@ def framework_cation_mask(
     if framework_species is not None:
         mask = np.isin(sp, list(framework_species))
     else:
+        if anion_elements is None:
+            # lazy: pymatgen is needed only here; the kernels of this module are numpy
+            from mlkit.structures.chemistry import composition_roles
+
+            roles = composition_roles(Counter(sp.tolist()), mobile_ion)
+            anion_elements = [el for el, v in roles.items() if v < 0]
+        excluded = set(anion_elements) | {mobile_ion}
         ligs = [np.asarray(lig, dtype=int) for lig in rotor_ligands]
         if ligs:
-            anion_sp = set(sp[np.concatenate(ligs)].tolist())
-        else:
-            anion_sp = set(ANION_ELEMENTS)
-        mask = ~np.isin(sp, list(anion_sp | {mobile_ion}))
+            excluded |= set(sp[np.concatenate(ligs)].tolist())
+        mask = ~np.isin(sp, list(excluded))
     centers = np.asarray(rotor_centers, dtype=int)
     if len(centers):
         mask[centers] = True

@@ -5,14 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from mlkit.features.base import BaseFeaturizer, register_featurizer
+from mlkit.structures.connectivity import CONNECTIVITY_CLASSES
 
 if TYPE_CHECKING:
     from mlkit.features.context import StructureContext
 
 __all__ = ["CONNECTIVITY_CLASSES", "ConnectivityFeaturizer"]
-
-#: mirrors mlkit.structures.CONNECTIVITY_CLASSES (kept here so labels need no import)
-CONNECTIVITY_CLASSES = ("isolated", "corner", "edge", "face", "mixed", "none")
 
 
 @register_featurizer("connectivity")
@@ -49,6 +47,7 @@ class ConnectivityFeaturizer(BaseFeaturizer):
 
     def citations(self) -> list[str]:
         return [
-            "Yang, Z. et al. (isolated / corner / edge / face / mixed frameworks) (2024)",
+            "Yang, Y.; Guan, C.; Ouyang, R.; Zhu, H. Chem. Mater. 36, 3776-3785 (2024) "
+            "(isolated / corner / edge / face / mixed frameworks)",
             "Pauling, L. J. Am. Chem. Soc. 51, 1010-1026 (1929) (polyhedral sharing rules)",
         ]

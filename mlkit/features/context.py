@@ -20,236 +20,30 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlkit.features.base import FeatureUnavailable
+from mlkit.structures.chemistry import (
+    OxidationStateError,
+    anion_elements,
+    ionic_radius_A,
+    oxidation_states,
+)
+from mlkit.utils import one_line
 
 if TYPE_CHECKING:
-    from pymatgen.core import Composition, Structure
+    from pymatgen.core import Structure
 
-__all__ = ["ANION_FALLBACK", "StructureContext", "guess_oxidation_states", "ionic_radius_A"]
+__all__ = ["StructureContext", "guess_oxidation_states"]
 
-#: elements treated as anions when no oxidation states can be assigned
-ANION_FALLBACK = frozenset({"N", "O", "F", "S", "Cl", "Se", "Br", "Te", "I"})
-
-#: reduced formulas with more atoms skip the oxidation-state guess (combinatorial cost)
-MAX_GUESS_ATOMS = 120
+#: the structure-level guess, re-exported for ``mlkit.features`` (it lives in
+#: :mod:`mlkit.structures.chemistry` as ``oxidation_states``)
+guess_oxidation_states = oxidation_states
 
 #: two partial sites closer than this whose occupancies sum to <= 1 + SPLIT_OCCUPANCY_TOL are
 #: alternative (split) positions: skipped by the shortest-distance features (A)
 SPLIT_MAX_A = 2.0
 SPLIT_OCCUPANCY_TOL = 0.1
 
-#: largest number of per-element state combinations handed to pymatgen's guess (its cost)
-MAX_GUESS_COMBINATIONS = 20_000
-
 #: neighbour-list cutoff shared by all local features (A)
 NEIGHBOR_CUTOFF_A = 5.0
-
-
-def _integer_amounts(amounts: dict[str, float], max_multiplier: int = 60) -> dict[str, int]:
-    """Smallest integer multiple of a (possibly fractional) composition (tolerance 0.01)."""
-    for m in range(1, max_multiplier + 1):
-        scaled = {el: a * m for el, a in amounts.items()}
-        if all(abs(v - round(v)) < 0.01 * m for v in scaled.values()) and all(
-            round(v) > 0 for v in scaled.values()
-        ):
-            return {el: round(v) for el, v in scaled.items()}
-    raise FeatureUnavailable(
-        "cannot guess oxidation states: composition has no small integer multiple"
-    )
-
-
-def _plausible(states: dict[str, float]) -> bool:
-    """Fallback guesses must keep the most electronegative element negative and the
-    least electronegative positive (rejects e.g. Na(-1) in NaCl2).
-    """
-    import warnings
-
-    from pymatgen.core import Element
-
-    if len(states) < 2:
-        return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        en = {el: Element(el).X for el in states}
-    if any(math.isnan(v) for v in en.values()):
-        return False
-    most = max(en, key=en.__getitem__)
-    least = min(en, key=en.__getitem__)
-    return states[most] < 0 < states[least]
-
-
-def _single_valence_guess(
-    amounts: dict[str, float],
-    max_combinations: int = 200_000,
-    max_net_charge_fraction: float = 0.02,
-) -> dict[str, float]:
-    """One oxidation state per element from its common states, charge-balanced on the
-    (possibly fractional) composition; ties ranked by ICSD occurrence (pymatgen's
-    bond-valence priors). Exactly neutral assignments are preferred; refined occupancies
-    are rarely exactly neutral, so a net charge up to ``max_net_charge_fraction`` of the
-    total |charge| is accepted (the Ewald sum then adds pymatgen's neutralising
-    background). Used where the reduced integer formula is too large for
-    ``oxi_state_guesses`` (disordered structures such as Li6.4La3Zr1.4Ta0.6O12).
-    """
-    import itertools
-
-    from pymatgen.core import Element, Species
-    from pymatgen.core.bond_valence import PRIOR_PROB
-
-    els = sorted(amounts)
-    options = []
-    for el in els:
-        states = [s for s in Element(el).common_oxidation_states if s != 0] or [
-            s for s in Element(el).oxidation_states if s != 0
-        ]
-        if not states:
-            raise FeatureUnavailable(f"no known oxidation states for {el}")
-        options.append(states)
-    if math.prod(len(o) for o in options) > max_combinations:
-        raise FeatureUnavailable("too many oxidation-state combinations to enumerate")
-    best, best_key = None, None
-    for combo in itertools.product(*options):
-        charge = sum(amounts[el] * q for el, q in zip(els, combo, strict=True))
-        gross = sum(amounts[el] * abs(q) for el, q in zip(els, combo, strict=True))
-        if abs(charge) > max_net_charge_fraction * gross:
-            continue
-        score = sum(
-            amounts[el] * math.log(PRIOR_PROB.get(Species(el, q), 0) + 1.0)
-            for el, q in zip(els, combo, strict=True)
-        )
-        key = (abs(charge) > 1e-3 * gross, -score)  # neutral first, then most frequent
-        if best_key is None or key < best_key:
-            best, best_key = combo, key
-    if best is None:
-        raise FeatureUnavailable(
-            "no charge-balanced single-valence oxidation states for "
-            + "".join(f"{el}{amounts[el]:g}" for el in els)
-        )
-    return {el: float(q) for el, q in zip(els, best, strict=True)}
-
-
-def guess_oxidation_states(structure: Structure) -> dict[str, float]:
-    """Oxidation state per element, guessed on the REDUCED composition.
-
-    Oxidation states already present on the structure (e.g. from a CIF) are used as
-    they are (averaged per element). Otherwise, in order, the first that succeeds:
-
-    1. pymatgen's charge-balance guess (``Composition.oxi_state_guesses``, ICSD-frequency
-       ranked, mixed valence allowed) on the REDUCED integer composition with the
-       ICSD/common states; the first guess is applied to every site of the element
-       (per-site ``add_oxidation_state_by_guess`` gives the same states ~70x slower);
-    2. one common state per element, charge-balanced on the (possibly fractional)
-       composition (:func:`_single_valence_guess`);
-    3. pymatgen's guess with every known state, keeping the first plausible guess (most
-       electronegative element negative, least electronegative positive).
-
-    Steps 1 and 3 are skipped when the reduced formula has more than ``MAX_GUESS_ATOMS``
-    atoms or pymatgen would enumerate more than ``MAX_GUESS_COMBINATIONS`` per-element
-    combinations (its cost explodes: 86 s for Li7Ge11(PO4)18 with all states).
-
-    Raises
-    ------
-    FeatureUnavailable
-        When no charge-balanced assignment exists.
-    """
-    from pymatgen.core import Composition
-
-    present: dict[str, list[tuple[float, float]]] = {}
-    all_have_oxi = True
-    for site in structure:
-        for sp, occ in site.species.items():
-            oxi = getattr(sp, "oxi_state", None)
-            if oxi is None:
-                all_have_oxi = False
-                break
-            present.setdefault(sp.symbol, []).append((float(oxi), float(occ)))
-        if not all_have_oxi:
-            break
-    if all_have_oxi and present:
-        states = {
-            el: sum(o * w for o, w in vals) / sum(w for _, w in vals)
-            for el, vals in present.items()
-        }
-        if any(v != 0 for v in states.values()):
-            return states
-
-    comp = structure.composition.element_composition
-    amounts = {el.symbol: float(a) for el, a in comp.items()}
-    try:
-        integer = _integer_amounts(amounts)
-        reduced: Composition | None = Composition(integer).reduced_composition
-        if reduced.num_atoms > MAX_GUESS_ATOMS:
-            reduced = None
-    except FeatureUnavailable:
-        reduced = None
-    # 1. pymatgen's guess (mixed valence allowed) on the reduced formula, ICSD/common states
-    if reduced is not None and _guess_cost(reduced, all_states=False) <= MAX_GUESS_COMBINATIONS:
-        guesses = _pymatgen_guesses(reduced, all_states=False)
-        if guesses:
-            return guesses[0]
-    # 2. one common state per element (fractional compositions, bounded cost)
-    try:
-        return _single_valence_guess(amounts)
-    except FeatureUnavailable:
-        pass
-    # 3. every known state (polysulfides, ozonides, Zintl phases), plausible guesses only
-    if reduced is not None and _guess_cost(reduced, all_states=True) <= MAX_GUESS_COMBINATIONS:
-        guesses = [g for g in _pymatgen_guesses(reduced, all_states=True) if _plausible(g)]
-        if guesses:
-            return guesses[0]
-    formula = reduced.reduced_formula if reduced is not None else structure.composition.formula
-    raise FeatureUnavailable(f"no charge-balanced oxidation states for {formula.replace(' ', '')}")
-
-
-def _guess_cost(reduced: Composition, *, all_states: bool) -> int:
-    """Number of per-element oxidation-state combinations pymatgen's guess enumerates."""
-    from pymatgen.core import Element
-
-    total = 0
-    for el, n in reduced.items():
-        e = Element(el.symbol)
-        states = (
-            e.oxidation_states
-            if all_states
-            else (e.icsd_oxidation_states or e.common_oxidation_states)
-        )
-        k = max(len(states), 1)
-        total += math.comb(int(round(n)) + k - 1, k - 1)
-    return total
-
-
-def _pymatgen_guesses(reduced: Composition, *, all_states: bool) -> list[dict[str, float]]:
-    try:
-        guesses = reduced.oxi_state_guesses(max_sites=-1, all_oxi_states=all_states)
-    except ValueError:
-        return []
-    return [{el: float(v) for el, v in g.items()} for g in guesses]
-
-
-def ionic_radius_A(element: str, oxidation_state: float | None) -> float:
-    """Ionic radius used by the packing fraction and the radius statistics (A).
-
-    Shannon radius of the ion ``element`` in ``round(oxidation_state)`` when pymatgen
-    has it; else the element's average Shannon radius over its oxidation states; else
-    its atomic radius; NaN when none is tabulated.
-    """
-    from pymatgen.core import Element, Species
-
-    el = Element(element)
-    if oxidation_state is not None and not math.isnan(oxidation_state):
-        oxi = int(round(oxidation_state))
-        if oxi != 0:
-            try:
-                r = Species(element, oxi).ionic_radius
-            except (ValueError, KeyError):
-                r = None
-            if r is not None and float(r) > 0:
-                return float(r)
-    r_avg = float(el.average_ionic_radius)
-    if r_avg > 0:
-        return r_avg
-    if el.atomic_radius is not None:
-        return float(el.atomic_radius)
-    return math.nan
 
 
 class StructureContext:
@@ -419,35 +213,30 @@ class StructureContext:
             radius *= 2
         return math.nan
 
-    # -- oxidation states -----------------------------------------------------------------
+    # -- chemistry (mlkit.structures.chemistry) -------------------------------------------
     def oxidation_states(self) -> dict[str, float]:
-        """Per-element oxidation states (see :func:`guess_oxidation_states`)."""
-        return self.cached("oxidation_states", lambda: guess_oxidation_states(self.structure))
+        """Per-element oxidation states (:func:`mlkit.structures.chemistry.oxidation_states`)."""
 
-    def anion_elements(self, mobile_ion: str = "Na") -> set[str]:
-        """Elements with a negative oxidation state (mobile ion excluded).
+        def compute() -> dict[str, float]:
+            try:
+                return oxidation_states(self.structure)
+            except OxidationStateError as exc:
+                raise FeatureUnavailable(str(exc)) from exc
 
-        Without oxidation states: the elements of :data:`ANION_FALLBACK` present, else the
-        most electronegative element other than the mobile ion (Zintl phases, e.g. Ge in
-        NaGe).
+        return self.cached("oxidation_states", compute)
+
+    def anion_elements(self, mobile_ion: str = "Na") -> frozenset[str]:
+        """Anion elements (:func:`mlkit.structures.chemistry.anion_elements`; never the
+        mobile ion).
         """
-        try:
-            oxi = self.oxidation_states()
-            anions = {el for el, v in oxi.items() if v < 0 and el != mobile_ion}
-            if anions:
-                return anions
-        except FeatureUnavailable:
-            pass
-        present = {el for el in self.elements if el in ANION_FALLBACK and el != mobile_ion}
-        if present:
-            return present
-        from mlkit.features.elemental import _pauling
-
-        others = [el for el in self.elements if el != mobile_ion and not math.isnan(_pauling(el))]
-        return {max(others, key=_pauling)} if others else set()
+        return self.cached(
+            ("anions", mobile_ion), lambda: anion_elements(self.structure, mobile_ion)
+        )
 
     def site_radii_A(self) -> list[dict[str, float]]:
-        """Per site ``{element: ionic radius (A)}`` (see :func:`ionic_radius_A`)."""
+        """Per site ``{element: ionic radius (A)}``
+        (:func:`mlkit.structures.chemistry.ionic_radius_A` of the oxidation states).
+        """
 
         def compute() -> list[dict[str, float]]:
             try:
@@ -502,7 +291,7 @@ class StructureContext:
             except FeatureUnavailable:
                 raise
             except Exception as exc:  # noqa: BLE001 - becomes the row's error reason
-                raise FeatureUnavailable(f"polyanion search failed: {_one_line(exc)}") from exc
+                raise FeatureUnavailable(f"polyanion search failed: {one_line(exc)}") from exc
 
         return self.cached(("polyanions", mobile_ion), compute)
 
@@ -516,7 +305,7 @@ class StructureContext:
             try:
                 return classify_connectivity(self.structure, polys)
             except Exception as exc:  # noqa: BLE001
-                raise FeatureUnavailable(f"connectivity failed: {_one_line(exc)}") from exc
+                raise FeatureUnavailable(f"connectivity failed: {one_line(exc)}") from exc
 
         return self.cached(("connectivity", mobile_ion), compute)
 
@@ -527,18 +316,3 @@ class StructureContext:
         centre = lat.get_cartesian_coords(fc[poly.center_index])
         lig_frac = fc[list(poly.ligand_indices)] + np.asarray(poly.ligand_images, dtype=float)
         return centre, lat.get_cartesian_coords(lig_frac)
-
-
-def _symbol(species: str) -> str:
-    """Element symbol of a species string such as ``"O2-"`` or ``"O"``."""
-    from pymatgen.core import get_el_sp
-
-    try:
-        return get_el_sp(species).symbol
-    except (ValueError, KeyError):
-        return "".join(ch for ch in str(species) if ch.isalpha())
-
-
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

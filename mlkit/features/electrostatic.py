@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from mlkit.features.base import BaseFeaturizer, FeatureUnavailable, register_featurizer
+from mlkit.structures.chemistry import symbol
 
 if TYPE_CHECKING:
     from mlkit.features.context import StructureContext
@@ -89,7 +90,7 @@ class ElectrostaticFeaturizer(BaseFeaturizer):
     """Ewald energy, Madelung potential and bond-valence sum of the mobile ion, GII.
 
     Oxidation states are guessed once per structure on the reduced composition (see
-    :func:`mlkit.features.context.guess_oxidation_states`); where none can be assigned
+    :func:`mlkit.structures.chemistry.oxidation_states`); where none can be assigned
     the oxidation-dependent features are NaN and the reason is reported.
 
     Parameters
@@ -173,8 +174,6 @@ class ElectrostaticFeaturizer(BaseFeaturizer):
     def _polyanion_charge(
         self, ctx: StructureContext, oxi: dict[str, float]
     ) -> tuple[float, float]:
-        from mlkit.features.context import _symbol
-
         try:
             polys = ctx.polyanions(self.mobile_ion)
         except FeatureUnavailable:
@@ -182,11 +181,11 @@ class ElectrostaticFeaturizer(BaseFeaturizer):
         if not polys:
             return math.nan, math.nan
         charges = [
-            oxi.get(_symbol(p.center_species), math.nan)
-            + sum(oxi.get(_symbol(s), math.nan) for s in p.ligand_species)
+            oxi.get(symbol(p.center_species), math.nan)
+            + sum(oxi.get(symbol(s), math.nan) for s in p.ligand_species)
             for p in polys
         ]
-        centres = [oxi.get(_symbol(p.center_species), math.nan) for p in polys]
+        centres = [oxi.get(symbol(p.center_species), math.nan) for p in polys]
         return float(np.mean(charges)), float(np.mean(centres))
 
     def citations(self) -> list[str]:

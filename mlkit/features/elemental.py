@@ -10,22 +10,12 @@ import numpy as np
 
 from mlkit.features.base import BaseFeaturizer, FeatureUnavailable, register_featurizer
 from mlkit.features.geometry import polyanion_weights
+from mlkit.structures.chemistry import pauling, symbol
 
 if TYPE_CHECKING:
     from mlkit.features.context import StructureContext
 
 __all__ = ["ElementalFeaturizer", "moment_of_inertia_amu_A2", "weighted_stats"]
-
-
-@lru_cache(maxsize=256)
-def _pauling(el: str) -> float:
-    import warnings
-
-    from pymatgen.core import Element
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return float(Element(el).X)
 
 
 @lru_cache(maxsize=256)
@@ -106,15 +96,13 @@ class ElementalFeaturizer(BaseFeaturizer):
         ]
 
     def featurize(self, ctx: StructureContext) -> list[float]:
-        from mlkit.features.context import _symbol
-
         els, occs, radii = [], [], []
         for occ, rad in zip(ctx.site_occupancies, ctx.site_radii_A(), strict=True):
             for el, x in occ.items():
                 els.append(el)
                 occs.append(x)
                 radii.append(rad[el])
-        en = np.array([_pauling(el) for el in els])
+        en = np.array([pauling(el) for el in els])
         out = weighted_stats(en, np.array(occs)) + weighted_stats(np.array(radii), np.array(occs))
         try:
             polys = ctx.polyanions(self.mobile_ion)
@@ -128,14 +116,14 @@ class ElementalFeaturizer(BaseFeaturizer):
         site_occ = ctx.site_occupancies
         c_mass, l_mass, c_en, l_en, inertia = [], [], [], [], []
         for p in polys:
-            centre_el = _symbol(p.center_species)
+            centre_el = symbol(p.center_species)
             lig_masses = np.array(
                 [sum(x * _mass_amu(el) for el, x in site_occ[j].items()) for j in p.ligand_indices]
             )
-            lig_en = [_pauling(_symbol(s)) for s in p.ligand_species]
+            lig_en = [pauling(symbol(s)) for s in p.ligand_species]
             c_mass.append(_mass_amu(centre_el))
             l_mass.append(float(lig_masses.mean()))
-            c_en.append(_pauling(centre_el))
+            c_en.append(pauling(centre_el))
             l_en.append(float(np.mean(lig_en)))
             centre, ligands = ctx.polyanion_cartesian(p)
             masses = np.concatenate([[_mass_amu(centre_el)], lig_masses])
@@ -148,5 +136,6 @@ class ElementalFeaturizer(BaseFeaturizer):
         return [
             "Pauling, L. J. Am. Chem. Soc. 54, 3570-3582 (1932) (electronegativity)",
             "Shannon, R. D. Acta Cryst. A 32, 751-767 (1976). doi:10.1107/S0567739476001551",
-            "Yang, Z. et al. (polyanion rotation screening; mass and inertia features) (2024)",
+            "Yang, Y.; Guan, C.; Ouyang, R.; Zhu, H. Chem. Mater. 36, 3776-3785 (2024) "
+            "(mass and inertia features)",
         ]

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from mlkit.features.base import BaseFeaturizer, FeatureUnavailable, register_featurizer
+from mlkit.structures.chemistry import symbol
 
 if TYPE_CHECKING:
     from mlkit.features.context import StructureContext
@@ -69,10 +70,8 @@ def effective_coordination(
 
 def polyanion_weights(ctx: StructureContext, polys: list[Any]) -> np.ndarray:
     """Occupancy of each polyanion's central species on its site, shape (n_polyanions,)."""
-    from mlkit.features.context import _symbol
-
     occ = ctx.site_occupancies
-    return np.array([occ[p.center_index].get(_symbol(p.center_species), 1.0) for p in polys])
+    return np.array([occ[p.center_index].get(symbol(p.center_species), 1.0) for p in polys])
 
 
 @register_featurizer("geometry")
@@ -188,5 +187,6 @@ class GeometryFeaturizer(BaseFeaturizer):
         return [
             "Baur, W. H. Acta Cryst. B 30, 1195-1215 (1974). doi:10.1107/S0567740874004560",
             "Hoppe, R. Z. Kristallogr. 150, 23-52 (1979). doi:10.1524/zkri.1979.150.14.23",
-            "Yang, Z. et al. (polyanion rotation screening; AAL feature) (2024)",
+            "Yang, Y.; Guan, C.; Ouyang, R.; Zhu, H. Chem. Mater. 36, 3776-3785 (2024) "
+            "(AAL feature)",
         ]

@@ -98,5 +98,6 @@ class StructuralFeaturizer(BaseFeaturizer):
         return [
             "Shannon, R. D. Acta Cryst. A 32, 751-767 (1976). doi:10.1107/S0567739476001551",
             "Togo, A.; Tanaka, I. spglib, arXiv:1808.01590 (2018)",
-            "Yang, Z. et al. (polyanion rotation screening), features VPA, packing (2024)",
+            "Yang, Y.; Guan, C.; Ouyang, R.; Zhu, H. Chem. Mater. 36, 3776-3785 (2024) "
+            "(VPA, packing)",
         ]

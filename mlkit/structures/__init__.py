@@ -1,7 +1,21 @@
-"""Structures: reading, validation, disorder policy, polyanions and framework connectivity."""
+"""Structures: reading, validation, disorder policy, chemistry (oxidation states, element
+roles, radii), polyanions and framework connectivity.
+"""
 
 from __future__ import annotations
 
+from mlkit.structures.chemistry import (
+    ANION_CANDIDATES,
+    OxidationStateError,
+    anion_elements,
+    composition_roles,
+    element_roles,
+    guess_oxidation_states,
+    ionic_radius_A,
+    oxidation_states,
+    pauling,
+    symbol,
+)
 from mlkit.structures.connectivity import (
     CONNECTIVITY_CLASSES,
     Connectivity,
@@ -18,10 +32,8 @@ from mlkit.structures.disorder import (
 )
 from mlkit.structures.io import STRUCTURE_SUFFIXES, collect_paths, read_structure, structure_id
 from mlkit.structures.polyanions import (
-    ANION_CANDIDATES,
     BONDING_METHODS,
     Polyanion,
-    element_roles,
     find_polyanions,
     polyhedron_shape,
 )
@@ -34,14 +46,21 @@ __all__ = [
     "DISORDER_STRATEGIES",
     "STRUCTURE_SUFFIXES",
     "Connectivity",
+    "OxidationStateError",
     "Polyanion",
+    "anion_elements",
     "classify_connectivity",
     "collect_paths",
+    "composition_roles",
     "element_roles",
     "find_polyanions",
+    "guess_oxidation_states",
+    "ionic_radius_A",
     "majority_element",
     "majority_symbols",
     "n_partial_sites",
+    "oxidation_states",
+    "pauling",
     "polyhedron_shape",
     "read_structure",
     "require_species",
@@ -49,5 +68,6 @@ __all__ = [
     "shared_ligand_pairs",
     "site_average",
     "structure_id",
+    "symbol",
     "validate_structure",
 ]

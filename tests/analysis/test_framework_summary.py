@@ -26,7 +26,7 @@ def test_cation_mask_uses_rotor_ligand_species(synth):
     _, sp, _, centers, ligands = synth.rotor_crystal(5, n_rotors=4)
     mask = framework_cation_mask(sp, "Na", centers, ligands)
     assert mask.sum() == 4 and np.all(np.array(sp)[mask] == "Nb")
-    # no rotors: anion elements are excluded by the fallback table
+    # no rotors: the anions of the composition's roles (structures.chemistry) are excluded
     mask2 = framework_cation_mask(["Na", "Zr", "O", "O", "Cl"], "Na")
     assert mask2.tolist() == [False, True, False, False, False]
 

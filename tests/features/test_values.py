@@ -213,12 +213,12 @@ def test_no_oxidation_states_is_a_clear_reason():
 
 
 def test_fractional_composition_oxidation_guess():
-    from mlkit.features import guess_oxidation_states
+    from mlkit.features.context import StructureContext
 
     s = Structure.from_spacegroup(
         "Fm-3m", Lattice.cubic(5.4), [{"Li": 0.37, "Na": 0.63}, "Cl"], [[0, 0, 0], [0.5] * 3]
     )
-    assert guess_oxidation_states(s) == {"Li": 1.0, "Na": 1.0, "Cl": -1.0}
+    assert StructureContext(s).oxidation_states() == {"Li": 1.0, "Na": 1.0, "Cl": -1.0}
 
 
 def test_split_positions_do_not_set_the_shortest_distance():
