@@ -1,13 +1,16 @@
 """Featurizers: structures -> one feature table (see docs/features.md).
 
 Featurizers are stateless scikit-learn transformers registered by name in
-:data:`FEATURIZERS`; :func:`featurize_paths` / :func:`featurize_structures` run them
-over many structures in parallel with a per-row cache.
+:data:`FEATURIZERS` (a lazy ``name -> "module:Class"`` registry); one
+:class:`FeaturizationSettings` value says which run and how structures are treated, and
+:func:`featurize_paths` / :func:`featurize_structures` run them over many structures in
+parallel with a per-row cache.
 """
 
 from __future__ import annotations
 
 from mlkit.features.base import (
+    BUILTIN_FEATURIZERS,
     DEFAULT_FEATURIZERS,
     FEATURIZERS,
     BaseFeaturizer,
@@ -29,9 +32,11 @@ from mlkit.features.pipeline import (
     featurize_structures,
     write_table,
 )
+from mlkit.features.settings import FeaturizationSettings, parse_featurizer_names
 from mlkit.features.structural import StructuralFeaturizer
 
 __all__ = [
+    "BUILTIN_FEATURIZERS",
     "DEFAULT_FEATURIZERS",
     "FEATURIZERS",
     "META_COLUMNS",
@@ -40,6 +45,7 @@ __all__ = [
     "ElectrostaticFeaturizer",
     "ElementalFeaturizer",
     "FeatureUnavailable",
+    "FeaturizationSettings",
     "GeometryFeaturizer",
     "MagpieFeaturizer",
     "StructuralFeaturizer",
@@ -50,6 +56,7 @@ __all__ = [
     "get_featurizer",
     "guess_oxidation_states",
     "list_featurizers",
+    "parse_featurizer_names",
     "register_featurizer",
     "write_table",
 ]
