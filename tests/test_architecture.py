@@ -57,6 +57,16 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 
 
+#: upward imports in files another branch owns, each with its fix; remove the entry
+#: with the fix (``test_pending_entries_still_exist`` fails once the import is gone)
+PENDING: dict[tuple[str, str], str] = {
+    ("mlkit/models/subsets.py", "mlkit.features"): (
+        "prepare_table moved to mlkit.workflows.prepare_subset_table; delete it from "
+        "models.subsets when the subsets package lands"
+    ),
+}
+
+
 def subpackage_of(module: str) -> str:
     """``mlkit.features.base`` -> ``features``; ``mlkit`` -> ``mlkit``."""
     parts = module.split(".")
@@ -92,22 +102,29 @@ def imports_of(path: Path, package_dir: Path) -> list[tuple[int, str]]:
             if target == "mlkit":  # ``from mlkit import features`` imports a subpackage
                 for a in node.names:
                     sub = f"mlkit.{a.name}"
-                    known = (package_dir / a.name).is_dir() or (package_dir / f"{a.name}.py").exists()
+                    known = (package_dir / a.name).is_dir() or (
+                        package_dir / f"{a.name}.py"
+                    ).exists()
                     found.append((node.lineno, sub if known else "mlkit"))
             else:
                 found.append((node.lineno, target))
     return found
 
 
-def dependency_edges(package_dir: Path = PACKAGE_DIR) -> dict[tuple[str, str], list[str]]:
-    """``(from subpackage, to subpackage) -> ["file:line imports module", ...]``."""
+def dependency_edges(
+    package_dir: Path = PACKAGE_DIR, *, skip: frozenset[tuple[str, str]] = frozenset()
+) -> dict[tuple[str, str], list[str]]:
+    """``(from subpackage, to subpackage) -> ["file:line imports module", ...]``.
+
+    ``skip`` holds ``(file, imported subpackage module)`` pairs to leave out.
+    """
     edges: dict[tuple[str, str], list[str]] = defaultdict(list)
     for path in sorted(package_dir.rglob("*.py")):
         src = subpackage_of(module_name(path, package_dir))
+        rel = path.relative_to(package_dir.parent).as_posix()
         for line, target in imports_of(path, package_dir):
             dst = subpackage_of(target)
-            if dst != src:
-                rel = path.relative_to(package_dir.parent)
+            if dst != src and (rel, f"mlkit.{dst}") not in skip:
                 edges[(src, dst)].append(f"{rel}:{line} imports {target}")
     return dict(edges)
 
@@ -158,7 +175,9 @@ def dependency_list(package_dir: Path = PACKAGE_DIR) -> str:
         deps[subpackage_of(module_name(path, package_dir))]
     for a, b in dependency_edges(package_dir):
         deps[a].add(b)
-    return "\n".join(f"{a} -> {', '.join(sorted(d)) or '(nothing)'}" for a, d in sorted(deps.items()))
+    return "\n".join(
+        f"{a} -> {', '.join(sorted(d)) or '(nothing)'}" for a, d in sorted(deps.items())
+    )
 
 
 # -- tests --------------------------------------------------------------------------------
@@ -171,11 +190,19 @@ def test_every_subpackage_is_in_the_table():
 def test_imports_only_point_down_the_flow():
     bad = [
         f"{where} ({src} -> {dst} is not allowed; {src} may import {sorted(ALLOWED[src])})"
-        for (src, dst), wheres in sorted(dependency_edges().items())
+        for (src, dst), wheres in sorted(dependency_edges(skip=frozenset(PENDING)).items())
         if dst not in ALLOWED.get(src, frozenset())
         for where in wheres
     ]
     assert not bad, "imports pointing up the flow:\n" + "\n".join(bad)
+
+
+def test_pending_entries_still_exist():
+    edges = dependency_edges()
+    for (file, module), fix in PENDING.items():
+        src = subpackage_of(module_name(PACKAGE_DIR.parent / file, PACKAGE_DIR))
+        found = [w for w in edges.get((src, subpackage_of(module)), []) if w.startswith(file)]
+        assert found, f"{file} no longer imports {module}: remove it from PENDING ({fix})"
 
 
 def test_no_cycle_between_subpackages():

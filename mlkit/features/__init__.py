@@ -5,6 +5,9 @@ Featurizers are stateless scikit-learn transformers registered by name in
 :class:`FeaturizationSettings` value says which run and how structures are treated, and
 :func:`featurize_paths` / :func:`featurize_structures` run them over many structures in
 parallel with a per-row cache.
+
+The featurizer classes (``StructuralFeaturizer``, ...) are importable from here but, like
+the registry, their modules are imported on first use.
 """
 
 from __future__ import annotations
@@ -19,12 +22,7 @@ from mlkit.features.base import (
     list_featurizers,
     register_featurizer,
 )
-from mlkit.features.connectivity import ConnectivityFeaturizer
 from mlkit.features.context import StructureContext, guess_oxidation_states
-from mlkit.features.electrostatic import ElectrostaticFeaturizer
-from mlkit.features.elemental import ElementalFeaturizer
-from mlkit.features.geometry import GeometryFeaturizer
-from mlkit.features.magpie import MagpieFeaturizer
 from mlkit.features.pipeline import (
     META_COLUMNS,
     default_cache_dir,
@@ -33,7 +31,6 @@ from mlkit.features.pipeline import (
     write_table,
 )
 from mlkit.features.settings import FeaturizationSettings, parse_featurizer_names
-from mlkit.features.structural import StructuralFeaturizer
 
 __all__ = [
     "BUILTIN_FEATURIZERS",
@@ -60,3 +57,12 @@ __all__ = [
     "register_featurizer",
     "write_table",
 ]
+
+#: class name -> registry name of the built-in groups (for the lazy attributes below)
+_LAZY_CLASSES = {spec.split(":")[1]: name for name, spec in BUILTIN_FEATURIZERS.items()}
+
+
+def __getattr__(attr: str):
+    if attr in _LAZY_CLASSES:
+        return FEATURIZERS[_LAZY_CLASSES[attr]]
+    raise AttributeError(f"module 'mlkit.features' has no attribute {attr!r}")
