@@ -1,7 +1,9 @@
 """Labels CSV loading, validation, and the join with a feature table.
 
 Every problem with the labels is either an error (one line, naming the file) or
-a documented, *reported* drop -- nothing is parsed or dropped silently.
+a documented, *reported* drop -- nothing is parsed or dropped silently. The options are
+one frozen :class:`LabelPolicy` value; :func:`load_labels` applies each of its policies
+with one small function (``_apply_duplicates``, ``_apply_censored``, ...).
 
 Handling (defaults in brackets)
 -------------------------------
