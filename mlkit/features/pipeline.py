@@ -73,7 +73,7 @@ def feature_columns(featurizers: Sequence[BaseFeaturizer]) -> list[str]:
         cols.extend(f.feature_labels())
     dup = {c for c in cols if cols.count(c) > 1}
     if dup:
-        raise ValueError(f"featurizers produce duplicate columns: {sorted(dup)}")
+        raise MlkitError(f"featurizers produce duplicate columns: {sorted(dup)}")
     return cols
 
 
@@ -379,7 +379,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"{path}: output must end in .csv or .parquet")
+        raise MlkitError(f"{path}: output must end in .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         atomic_write_text(path, df.to_csv(index=False))

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mlkit.errors import MlkitError
 from mlkit.features import featurize_paths
 from mlkit.models.dataset import load_features
 from mlkit.structures import collect_paths
@@ -60,7 +61,7 @@ def predict_table(model: TrainedModel, features: pd.DataFrame) -> pd.DataFrame:
     """
     frame = features.reset_index(drop=True).copy()
     if "id" not in frame:
-        raise ValueError("feature table has no 'id' column")
+        raise MlkitError("feature table has no 'id' column")
     if "source" not in frame:
         frame["source"] = ""
     err = frame["error"].fillna("").astype(str) if "error" in frame else pd.Series(
