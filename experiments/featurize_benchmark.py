@@ -77,11 +77,10 @@ def run_mlkit_full(files: list[Path], jobs: int) -> dict:
 
 def time_mlkit_sample(files: list[Path]) -> tuple[float, dict[str, float], int]:
     """Single process: read + validate + context + every default featurizer."""
-    from mlkit.features import StructureContext
-    from mlkit.features.pipeline import resolve_featurizers
+    from mlkit.features import FeaturizationSettings, StructureContext
     from mlkit.structures import read_structure, resolve_disorder, validate_structure
 
-    fz = resolve_featurizers(None, "Na")
+    fz = FeaturizationSettings(mobile_ion="Na").build_featurizers()
     per_group = dict.fromkeys([f.name for f in fz], 0.0)
     per_group["read+validate"] = 0.0
     n_fail = 0

@@ -57,8 +57,13 @@ def main() -> int:
     ap.add_argument("--cache-dir", default=None, help="feature cache (default OUT/.cache)")
     args = ap.parse_args()
 
-    from mlkit.features import DEFAULT_FEATURIZERS, featurize_paths
-    from mlkit.models.train import train
+    from sklearn.base import clone
+
+    from mlkit.features import FeaturizationSettings, featurize_paths
+    from mlkit.models.dataset import LabelPolicy
+    from mlkit.models.trainer import Trainer
+    from mlkit.tracking import TrackingSettings
+    from mlkit.workflows import train
 
     t0 = time.perf_counter()
     out = Path(args.out).resolve()
@@ -85,18 +90,24 @@ def main() -> int:
     print(f"{len(labels)} OBELiX training rows with CIF; holdout {len(holdout)}: {holdout}; "
           f"{len(train_labels)} for training ({n_cens} censored)", flush=True)
 
-    common = dict(outer_folds=args.outer_folds, n_trials=args.n_trials, seed=args.seed,
-                  experiment="obelix", tracking_uri=uri, mobile_ion="Li", n_jobs=args.n_jobs,
-                  feature_errors="keep-partial",
-                  cache_dir=cache, progress=True)
+    li = FeaturizationSettings(mobile_ion="Li")  # the default featurizer groups
+    trainer = Trainer(outer_folds=args.outer_folds, n_trials=args.n_trials, seed=args.seed)
+
+    def tracked(register_name, run_name):
+        return TrackingSettings(experiment="obelix", tracking_uri=uri,
+                                register_name=register_name, run_name=run_name)
+
+    common = dict(featurization=li, jobs=args.n_jobs, cache_dir=cache, progress=True)
     results: dict = {"command": "python experiments/obelix_train.py " + " ".join(sys.argv[1:]),
                      "holdout_ids": holdout}
 
     # 1. regression, four models
     t = time.perf_counter()
-    reg = train(train_labels, TARGET, structures=train_cifs, target_transform="log10",
-                featurizers=list(DEFAULT_FEATURIZERS), register_name="obelix_log10_sigma",
-                output_dir=out / "regression", run_name="regression-log10-sigma", **common)
+    reg = train(train_labels, LabelPolicy(TARGET, target_transform="log10",
+                                          feature_errors="keep-partial"),
+                structures=train_cifs, trainer=trainer,
+                tracking=tracked("obelix_log10_sigma", "regression-log10-sigma"),
+                output_dir=out / "regression", **common)
     print(reg.summary_text(), flush=True)
     results["regression"] = _table(reg, time.perf_counter() - t)
     results["regression"]["report"] = reg.report.to_dict()
@@ -112,9 +123,12 @@ def main() -> int:
                if c not in ("id", "source", "error")), "non-composition column in baseline"
     used = list(reg.trainer.y_.index)
     base_labels = train_labels.set_index("id").loc[used].reset_index()
-    base = train(base_labels, TARGET, features=magpie, target_transform="log10", models="rf",
-                 output_dir=out / "baseline_magpie_rf", run_name="baseline-magpie-rf",
-                 **common)
+    base = train(base_labels, LabelPolicy(TARGET, target_transform="log10",
+                                          feature_errors="keep-partial"),
+                 features=magpie, trainer=clone(trainer).set_params(models="rf"),
+                 tracking=tracked(None, "baseline-magpie-rf"),
+                 output_dir=out / "baseline_magpie_rf",
+                 **{**common, "featurization": FeaturizationSettings(("magpie",), "Li")})
     print(base.summary_text(), flush=True)
     if list(base.trainer.y_.index) != used:
         print("WARNING: baseline rows differ from the main run (magpie errors?)", flush=True)
@@ -123,9 +137,11 @@ def main() -> int:
 
     # 3. classification sigma >= 1e-4 S/cm
     t = time.perf_counter()
-    cls = train(train_labels, TARGET, structures=train_cifs, threshold=1e-4, censored="value",
-                featurizers=list(DEFAULT_FEATURIZERS), register_name="obelix_superionic",
-                output_dir=out / "classification", run_name="classification-1e-4", **common)
+    cls = train(train_labels, LabelPolicy(TARGET, threshold=1e-4, censored="value",
+                                          feature_errors="keep-partial"),
+                structures=train_cifs, trainer=trainer,
+                tracking=tracked("obelix_superionic", "classification-1e-4"),
+                output_dir=out / "classification", **common)
     print(cls.summary_text(), flush=True)
     results["classification"] = _table(cls, time.perf_counter() - t)
     results["classification"]["report"] = cls.report.to_dict()

@@ -2,7 +2,12 @@
 
 Each verb lives in its own module ``mlkit.cli.<verb>`` exposing
 ``add_parser(subparsers)`` (which registers the sub-command and sets
-``func``) so that importing the CLI stays cheap and verbs stay independent.
+``func``) so that importing the CLI stays cheap and verbs stay independent. Option
+groups shared by several verbs live in :mod:`mlkit.cli.options`.
+
+Errors: mlkit's own errors (:class:`~mlkit.errors.MlkitError`, one line by design) and a
+missing file print one line and exit with status 2; anything else is a bug and keeps its
+traceback.
 """
 
 from __future__ import annotations
@@ -37,11 +42,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from mlkit.errors import MlkitError
+    from mlkit.utils import one_line
+
     try:
         return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, RuntimeError) as exc:
+    except (MlkitError, FileNotFoundError) as exc:
         # user-facing errors: one line, no traceback
-        print(f"mlkit {args.verb}: error: {exc}", file=sys.stderr)
+        print(f"mlkit {args.verb}: error: {one_line(exc)}", file=sys.stderr)
         return 2
 
 

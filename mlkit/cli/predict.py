@@ -4,37 +4,41 @@ from __future__ import annotations
 
 import argparse
 
+from mlkit.cli.options import add_run_options
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "predict",
-        help="predict structures with a logged/registered model",
-        description="Featurize with the training settings stored in the model, write one row "
-        "per structure (prediction, probability, out_of_range flag, error).",
+        help="predict structures with a saved, logged or registered model",
+        description="Featurize with the featurization settings stored in the model, write one "
+        "row per structure (prediction, probability, out_of_range flag, error). A model "
+        "directory (mlkit train --output-dir .../final_model) is read without MLflow.",
     )
     p.add_argument("--model", required=True,
-                   help="models:/NAME@ALIAS, models:/NAME/VERSION or runs:/RUN_ID/model")
+                   help="model directory, models:/NAME@ALIAS, models:/NAME/VERSION or "
+                   "runs:/RUN_ID/model")
     p.add_argument("paths", nargs="*", help="structure files, directories or globs")
     p.add_argument("--features", default=None, help="predict a feature table instead of paths")
     p.add_argument("-o", "--output", default="predictions.csv")
     p.add_argument("--tracking-uri", default=None)
-    p.add_argument("--n-jobs", type=int, default=1)
-    p.add_argument("--cache-dir", default=None)
-    p.add_argument("--no-progress", action="store_true")
+    add_run_options(p, aliases=("--n-jobs",), jobs_help="featurization worker processes")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlkit.predict import predict_features, predict_paths
+    from mlkit.errors import MlkitError
+    from mlkit.workflows import load_trained_model, predict_features, predict_paths
 
     if bool(args.paths) == bool(args.features):
-        raise ValueError("give structure PATHS or --features (exactly one)")
+        raise MlkitError("give structure PATHS or --features (exactly one)")
+    model = load_trained_model(args.model, tracking_uri=args.tracking_uri)
     if args.features:
-        table = predict_features(args.model, args.features, tracking_uri=args.tracking_uri)
+        table = predict_features(model, args.features)
     else:
         table = predict_paths(
-            args.model, args.paths, tracking_uri=args.tracking_uri, n_jobs=args.n_jobs,
-            cache_dir=args.cache_dir, progress=not args.no_progress,
+            model, args.paths, jobs=args.jobs, cache_dir=args.cache_dir,
+            use_cache=not args.no_cache, progress=not args.no_progress,
         )
     table.to_csv(args.output, index=False)
     n_err = int((table["error"].astype(str).str.strip() != "").sum())

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from mlkit.cli.options import (
+    add_featurization_options,
+    add_label_options,
+    add_run_options,
+    featurization_from_args,
+    label_policy_from_args,
+)
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -15,18 +23,11 @@ def add_parser(subparsers) -> None:
         "Writes subsets.parquet, best_by_size.csv, size_summary.csv, top100.csv, best.json and "
         "the metric-vs-number-of-features PNG into -o DIR (chunk checkpoints in DIR/chunks).",
     )
-    p.add_argument("--labels", required=True, help="labels CSV with an 'id' column + targets")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--features", help="feature table (.parquet or .csv) from mlkit featurize")
     src.add_argument("--structures", nargs="+", help="structure files, directories or globs")
-    p.add_argument("--target", required=True, help="target column of the labels CSV")
-    p.add_argument(
-        "--threshold",
-        type=float,
-        default=None,
-        help="class 1 if the raw target >= threshold (continuous targets)",
-    )
-    p.add_argument("--id-column", default="id")
+    add_label_options(p, task=False)
+    add_featurization_options(p)
     p.add_argument(
         "--corr-threshold",
         type=float,
@@ -46,14 +47,12 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--chunk-size", type=int, default=None, help="subsets per chunk (power of 2)")
     p.add_argument("-o", "--output-dir", default="subsets_out")
-    p.add_argument("--jobs", type=int, default=None, help="local workers (default: all cores)")
     p.add_argument("--dask-address", default=None, help="run chunks on this Dask scheduler")
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue from the finished chunks in OUTPUT_DIR/chunks",
     )
-    p.add_argument("--mobile-ion", default="Na")
     p.add_argument(
         "--track",
         action="store_true",
@@ -65,32 +64,38 @@ def add_parser(subparsers) -> None:
         default=None,
         help="MLflow store (default $MLFLOW_TRACKING_URI or sqlite:///mlflow.db)",
     )
-    p.add_argument("--no-progress", action="store_true")
+    add_run_options(
+        p, jobs_default=None,
+        jobs_help="local workers for featurization and the search (default: all cores for "
+        "the search, 1 for featurization)",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlkit.models.subsets import exhaustive_subset_search, prepare_table, write_outputs
+    from mlkit.errors import MlkitError
+    from mlkit.models.subsets import exhaustive_subset_search, write_outputs
+    from mlkit.workflows import prepare_subset_table
 
     out = Path(args.output_dir)
     ckpt = out / "chunks"
     if not args.resume and any(ckpt.glob("chunk_*.parquet")):
-        raise ValueError(
+        raise MlkitError(
             f"{ckpt}: finished chunks of an earlier run exist; pass --resume to "
             "continue it or choose another --output-dir"
         )
-    X, y, notes = prepare_table(
+    X, y, notes = prepare_subset_table(
         args.labels,
-        args.target,
+        label_policy_from_args(args, task="classification"),
         features=args.features,
         structures=args.structures,
-        threshold=args.threshold,
-        id_column=args.id_column,
+        featurization=featurization_from_args(args),
         corr_threshold=args.corr_threshold,
-        mobile_ion=args.mobile_ion,
-        n_jobs=args.jobs or 1,
+        jobs=args.jobs or 1,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
         progress=not args.no_progress,
     )
     for note in notes:

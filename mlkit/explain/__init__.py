@@ -9,6 +9,10 @@
   :func:`plot_top2` (Figure 2c-like scatter/hexbin of the two most important
   features coloured by label), :func:`plot_parity` (regression),
   :func:`plot_confusion` and :func:`plot_roc` (classification).
+
+Figures are built with the object API (``matplotlib.figure.Figure``): no pyplot state and
+no backend switch, so importing or calling this module never changes the caller's
+matplotlib backend.
 """
 
 from __future__ import annotations
@@ -20,13 +24,18 @@ import numpy as np
 import pandas as pd
 
 
-def _agg():
-    import matplotlib
+def _figure(figsize: tuple[float, float]):
+    """A figure and its axes from the object API: no pyplot state, no backend switch."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    fig = Figure(figsize=figsize)
+    return fig, fig.add_subplot()
 
-    return plt
+
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    return Path(path)
 
 
 def _split_pipeline(pipeline) -> tuple[Any, Any]:
@@ -93,17 +102,18 @@ def plot_beeswarm(
     title: str = "",
 ) -> Path:
     """SHAP beeswarm (one row per feature, dots coloured by the feature value)."""
-    plt = _agg()
     import shap
 
-    plt.figure()
-    shap.summary_plot(values, X_display, max_display=max_display, show=False, plot_size=(8, 6))
+    fig, ax = _figure((8, 6))
+    explanation = shap.Explanation(
+        values=np.asarray(values), data=X_display.to_numpy(dtype=float),
+        feature_names=list(X_display.columns),
+    )
+    shap.plots.beeswarm(explanation, max_display=max_display, ax=ax, show=False,
+                        plot_size=None)
     if title:
-        plt.title(title)
-    plt.tight_layout()
-    plt.savefig(path, dpi=130)
-    plt.close("all")
-    return Path(path)
+        ax.set_title(title)
+    return _save(fig, path)
 
 
 def plot_top2(
@@ -111,9 +121,8 @@ def plot_top2(
     label: str = "label",
 ) -> Path:
     """Scatter (n <= 400) or hexbin (larger n) of two features coloured by the label."""
-    plt = _agg()
     fx, fy = features
-    fig, ax = plt.subplots(figsize=(6, 5))
+    fig, ax = _figure((6, 5))
     yv = np.asarray(y, dtype=float)
     if len(X) > 400:
         hb = ax.hexbin(X[fx], X[fy], C=yv, gridsize=25, reduce_C_function=np.mean, cmap="coolwarm")
@@ -129,17 +138,13 @@ def plot_top2(
     ax.set_xlabel(fx)
     ax.set_ylabel(fy)
     ax.set_title("two most important features (mean |SHAP|)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_parity(y_true, y_pred, path: str | Path, *, label: str = "target") -> Path:
     """Predicted vs true (out-of-fold) with the y = x line."""
-    plt = _agg()
     yt, yp = np.asarray(y_true, float), np.asarray(y_pred, float)
-    fig, ax = plt.subplots(figsize=(5, 5))
+    fig, ax = _figure((5, 5))
     ax.scatter(yt, yp, s=18, alpha=0.7)
     lo, hi = float(min(yt.min(), yp.min())), float(max(yt.max(), yp.max()))
     ax.plot([lo, hi], [lo, hi], "k--", lw=1)
@@ -147,45 +152,34 @@ def plot_parity(y_true, y_pred, path: str | Path, *, label: str = "target") -> P
     ax.set_xlabel(f"true {label}")
     ax.set_ylabel(f"predicted {label} (out-of-fold)")
     ax.set_title(f"parity, MAE = {mae:.3f}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_confusion(y_true, y_pred, path: str | Path, *, classes=None) -> Path:
     """Confusion matrix of out-of-fold predictions."""
-    plt = _agg()
     from sklearn.metrics import ConfusionMatrixDisplay
 
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig, ax = _figure((5, 4.5))
     ConfusionMatrixDisplay.from_predictions(
         np.asarray(y_true), np.asarray(y_pred), display_labels=classes, ax=ax, colorbar=False
     )
     ax.set_title("confusion matrix (out-of-fold)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def plot_roc(y_true, proba, path: str | Path) -> Path:
     """ROC curve of out-of-fold class-1 probabilities."""
-    plt = _agg()
     from sklearn.metrics import RocCurveDisplay
 
-    fig, ax = plt.subplots(figsize=(5, 4.5))
+    fig, ax = _figure((5, 4.5))
     RocCurveDisplay.from_predictions(np.asarray(y_true), np.asarray(proba), ax=ax)
     ax.plot([0, 1], [0, 1], "k--", lw=1)
     ax.set_title("ROC (out-of-fold)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def explain_training(trainer, out: str | Path, *, progress: bool = False) -> tuple[dict, dict]:
-    """All figures and tables for a fitted :class:`mlkit.models.train.Trainer`.
+    """All figures and tables for a fitted :class:`mlkit.models.trainer.Trainer`.
 
     Returns
     -------

@@ -1,13 +1,19 @@
 """Featurizers: structures -> one feature table (see docs/features.md).
 
 Featurizers are stateless scikit-learn transformers registered by name in
-:data:`FEATURIZERS`; :func:`featurize_paths` / :func:`featurize_structures` run them
-over many structures in parallel with a per-row cache.
+:data:`FEATURIZERS` (a lazy ``name -> "module:Class"`` registry); one
+:class:`FeaturizationSettings` value says which run and how structures are treated, and
+:func:`featurize_paths` / :func:`featurize_structures` run them over many structures in
+parallel with a per-row cache.
+
+The featurizer classes (``StructuralFeaturizer``, ...) are importable from here but, like
+the registry, their modules are imported on first use.
 """
 
 from __future__ import annotations
 
 from mlkit.features.base import (
+    BUILTIN_FEATURIZERS,
     DEFAULT_FEATURIZERS,
     FEATURIZERS,
     BaseFeaturizer,
@@ -16,12 +22,7 @@ from mlkit.features.base import (
     list_featurizers,
     register_featurizer,
 )
-from mlkit.features.connectivity import ConnectivityFeaturizer
 from mlkit.features.context import StructureContext, guess_oxidation_states
-from mlkit.features.electrostatic import ElectrostaticFeaturizer
-from mlkit.features.elemental import ElementalFeaturizer
-from mlkit.features.geometry import GeometryFeaturizer
-from mlkit.features.magpie import MagpieFeaturizer
 from mlkit.features.pipeline import (
     META_COLUMNS,
     default_cache_dir,
@@ -29,9 +30,10 @@ from mlkit.features.pipeline import (
     featurize_structures,
     write_table,
 )
-from mlkit.features.structural import StructuralFeaturizer
+from mlkit.features.settings import FeaturizationSettings, parse_featurizer_names
 
 __all__ = [
+    "BUILTIN_FEATURIZERS",
     "DEFAULT_FEATURIZERS",
     "FEATURIZERS",
     "META_COLUMNS",
@@ -40,6 +42,7 @@ __all__ = [
     "ElectrostaticFeaturizer",
     "ElementalFeaturizer",
     "FeatureUnavailable",
+    "FeaturizationSettings",
     "GeometryFeaturizer",
     "MagpieFeaturizer",
     "StructuralFeaturizer",
@@ -50,6 +53,16 @@ __all__ = [
     "get_featurizer",
     "guess_oxidation_states",
     "list_featurizers",
+    "parse_featurizer_names",
     "register_featurizer",
     "write_table",
 ]
+
+#: class name -> registry name of the built-in groups (for the lazy attributes below)
+_LAZY_CLASSES = {spec.split(":")[1]: name for name, spec in BUILTIN_FEATURIZERS.items()}
+
+
+def __getattr__(attr: str):
+    if attr in _LAZY_CLASSES:
+        return FEATURIZERS[_LAZY_CLASSES[attr]]
+    raise AttributeError(f"module 'mlkit.features' has no attribute {attr!r}")

@@ -2,7 +2,9 @@
 
 Every featurizer group subclasses :class:`BaseFeaturizer`, implements
 ``featurize(ctx) -> list[float]``, ``feature_labels()``, ``citations()`` and
-``implementors()``, and registers itself by name with :func:`register_featurizer`.
+``implementors()``, and registers itself by name with :func:`register_featurizer`; the
+registry knows the built-in groups as ``"module:Class"`` strings and imports a group's
+module only when the group is first looked up (as :mod:`mlkit.potentials.registry` does).
 Expensive per-structure work (neighbour list, oxidation states, polyanions,
 connectivity, Ewald sums) lives in :class:`~mlkit.features.context.StructureContext`,
 built once per structure and shared by every featurizer.
@@ -19,7 +21,8 @@ Failure policy
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import importlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
@@ -33,10 +36,12 @@ if TYPE_CHECKING:
     from mlkit.features.context import StructureContext
 
 __all__ = [
+    "BUILTIN_FEATURIZERS",
     "DEFAULT_FEATURIZERS",
     "FEATURIZERS",
     "BaseFeaturizer",
     "FeatureUnavailable",
+    "FeaturizerRegistry",
     "get_featurizer",
     "list_featurizers",
     "register_featurizer",
@@ -47,10 +52,20 @@ class FeatureUnavailable(MlkitError):
     """A featurizer cannot compute its features for this structure (reason is one line)."""
 
 
-#: name -> featurizer class
-FEATURIZERS: dict[str, type[BaseFeaturizer]] = {}
+#: name -> ``"module:Class"`` of the built-in groups, imported on first use (the group
+#: modules import this one, so this one must not import them at import time)
+BUILTIN_FEATURIZERS: dict[str, str] = {
+    "structural": "mlkit.features.structural:StructuralFeaturizer",
+    "geometry": "mlkit.features.geometry:GeometryFeaturizer",
+    "electrostatic": "mlkit.features.electrostatic:ElectrostaticFeaturizer",
+    "elemental": "mlkit.features.elemental:ElementalFeaturizer",
+    "connectivity": "mlkit.features.connectivity:ConnectivityFeaturizer",
+    "magpie": "mlkit.features.magpie:MagpieFeaturizer",
+    "phonon": "mlkit.features.phonon:PhononFeaturizer",
+}
 
-#: featurizers run when the caller names none (``magpie`` is opt-in: 132 columns)
+#: featurizers run when the caller names none (``magpie`` is opt-in: 132 columns;
+#: ``phonon`` is opt-in: seconds to minutes per structure)
 DEFAULT_FEATURIZERS: tuple[str, ...] = (
     "structural",
     "geometry",
@@ -62,28 +77,73 @@ DEFAULT_FEATURIZERS: tuple[str, ...] = (
 F = TypeVar("F", bound=type)
 
 
+class FeaturizerRegistry(Mapping[str, "type[BaseFeaturizer]"]):
+    """Name -> featurizer class; a built-in group's module is imported when first looked up.
+
+    Built-in names come from ``"module:Class"`` strings (:data:`BUILTIN_FEATURIZERS`), so
+    listing names imports nothing; classes registered with :func:`register_featurizer`
+    from other modules are added as they are defined.
+    """
+
+    def __init__(self, specs: Mapping[str, str]) -> None:
+        self._specs = dict(specs)
+        self._classes: dict[str, type[BaseFeaturizer]] = {}
+
+    def __getitem__(self, name: str) -> type[BaseFeaturizer]:
+        if name not in self._classes:
+            if name not in self._specs:
+                raise KeyError(name)
+            module, _, attr = self._specs[name].partition(":")
+            self._classes[name] = getattr(importlib.import_module(module), attr)
+        return self._classes[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(dict.fromkeys([*self._specs, *self._classes]))
+
+    def __len__(self) -> int:
+        return len(set(self._specs) | set(self._classes))
+
+    def add(self, name: str, cls: type[BaseFeaturizer]) -> None:
+        """Register ``cls`` under ``name`` (error if the name belongs to another class)."""
+        spec = self._specs.get(name)
+        if spec is not None and spec != f"{cls.__module__}:{cls.__qualname__}":
+            raise ValueError(f"featurizer name {name!r} is reserved for {spec}")
+        known = self._classes.get(name)
+        if known is not None and known is not cls:
+            raise ValueError(f"featurizer name {name!r} already registered by {known}")
+        self._classes[name] = cls
+
+    def pop(self, name: str, default: Any = None) -> Any:
+        """Unregister a class added with :meth:`add` (built-in names cannot be removed)."""
+        if name in self._specs:
+            raise ValueError(f"built-in featurizer {name!r} cannot be unregistered")
+        return self._classes.pop(name, default)
+
+
+#: the registry: name -> featurizer class (a lazy mapping)
+FEATURIZERS = FeaturizerRegistry(BUILTIN_FEATURIZERS)
+
+
 def register_featurizer(name: str) -> Callable[[F], F]:
     """Class decorator registering a featurizer under ``name``.
 
     Parameters
     ----------
     name : str
-        Registry key (used by ``--featurizers`` and the ``featurizers=`` argument).
+        Registry key (used by ``--featurizers`` and :class:`FeaturizationSettings`).
+        A built-in name is only accepted for the class its ``"module:Class"`` names.
     """
 
     def decorator(cls: F) -> F:
-        if name in FEATURIZERS and FEATURIZERS[name] is not cls:
-            raise ValueError(f"featurizer name {name!r} already registered by {FEATURIZERS[name]}")
+        FEATURIZERS.add(name, cls)  # type: ignore[arg-type]
         cls.name = name  # type: ignore[attr-defined]
-        FEATURIZERS[name] = cls  # type: ignore[assignment]
         return cls
 
     return decorator
 
 
 def list_featurizers() -> list[str]:
-    """Names of all registered featurizers (sorted)."""
-    _import_builtin_groups()
+    """Names of all registered featurizers (sorted); imports none of them."""
     return sorted(FEATURIZERS)
 
 
@@ -93,27 +153,13 @@ def get_featurizer(name: str, **params: Any) -> BaseFeaturizer:
     Parameters that the featurizer's ``__init__`` does not accept are ignored, so
     ``get_featurizer("structural", mobile_ion="Li")`` works for every group.
     """
-    _import_builtin_groups()
     if name not in FEATURIZERS:
-        raise ValueError(
-            f"unknown featurizer {name!r}; available: {', '.join(sorted(FEATURIZERS))}"
+        raise MlkitError(
+            f"unknown featurizer {name!r}; available: {', '.join(list_featurizers())}"
         )
     cls = FEATURIZERS[name]
     accepted = cls._get_param_names()
     return cls(**{k: v for k, v in params.items() if k in accepted})
-
-
-def _import_builtin_groups() -> None:
-    # importing the group modules registers them
-    from mlkit.features import (  # noqa: F401
-        connectivity,
-        electrostatic,
-        elemental,
-        geometry,
-        magpie,
-        phonon,
-        structural,
-    )
 
 
 class BaseFeaturizer(TransformerMixin, BaseEstimator):

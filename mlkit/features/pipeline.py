@@ -11,6 +11,10 @@ all of its features (no mobile ion, no oxidation states, no polyanions, ...) lea
 NaN and appends ``"<group>: <reason>"`` to ``error`` (reasons joined by ``"; "``); the other
 features of the row are kept.
 
+Settings: what defines the values is one :class:`~mlkit.features.settings.FeaturizationSettings`
+(featurizers, mobile ion, disorder strategy, site limit); worker processes, the cache and
+the progress bar are keyword arguments because they never change a value.
+
 Cache: each row is stored as JSON under ``<cache_dir>/<key[:2]>/<key>.json`` as soon as it
 is computed (so the cache doubles as a checkpoint: a killed run loses no finished row).
 The key hashes the file's bytes (or the structure's JSON), the featurizer names and
@@ -20,7 +24,9 @@ hash of the source code of ``mlkit.features`` and ``mlkit.structures``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import io
 import json
 import math
 import os
@@ -30,12 +36,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlkit.errors import MlkitError, StructureError
-from mlkit.features.base import (
-    DEFAULT_FEATURIZERS,
-    BaseFeaturizer,
-    FeatureUnavailable,
-    get_featurizer,
-)
+from mlkit.features.base import BaseFeaturizer, FeatureUnavailable
+from mlkit.features.settings import FeaturizationSettings
+from mlkit.utils import atomic_write_bytes, atomic_write_text, file_sha256, one_line
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +50,6 @@ __all__ = [
     "featurize_paths",
     "featurize_structures",
     "feature_columns",
-    "resolve_featurizers",
     "write_table",
 ]
 
@@ -64,31 +66,6 @@ def default_cache_dir() -> Path:
     return (Path(root) if root else Path.cwd() / ".mlkit_cache") / "features"
 
 
-def resolve_featurizers(
-    featurizers: Sequence[str | BaseFeaturizer] | None, mobile_ion: str = "Na"
-) -> list[BaseFeaturizer]:
-    """Instances for names (``mobile_ion`` passed where accepted) or given instances."""
-    names: Iterable[str | BaseFeaturizer] = featurizers or DEFAULT_FEATURIZERS
-    out: list[BaseFeaturizer] = []
-    for item in names:
-        if isinstance(item, BaseFeaturizer):
-            out.append(item)
-            continue
-        for name in str(item).split(","):
-            name = name.strip()
-            if name == "default":
-                out.extend(get_featurizer(n, mobile_ion=mobile_ion) for n in DEFAULT_FEATURIZERS)
-            elif name:
-                out.append(get_featurizer(name, mobile_ion=mobile_ion))
-    seen: set[str] = set()
-    unique = []
-    for f in out:
-        if f.name not in seen:
-            seen.add(f.name)
-            unique.append(f)
-    return unique
-
-
 def feature_columns(featurizers: Sequence[BaseFeaturizer]) -> list[str]:
     """Feature column names of ``featurizers`` (raises on duplicate labels)."""
     cols: list[str] = []
@@ -96,7 +73,7 @@ def feature_columns(featurizers: Sequence[BaseFeaturizer]) -> list[str]:
         cols.extend(f.feature_labels())
     dup = {c for c in cols if cols.count(c) > 1}
     if dup:
-        raise ValueError(f"featurizers produce duplicate columns: {sorted(dup)}")
+        raise MlkitError(f"featurizers produce duplicate columns: {sorted(dup)}")
     return cols
 
 
@@ -113,23 +90,22 @@ def _code_hash() -> str:
     return h.hexdigest()[:16]
 
 
-def _settings_hash(
-    featurizers: Sequence[BaseFeaturizer], mobile_ion: str, disorder: str, max_sites: int
-) -> str:
+def _settings_hash(settings: FeaturizationSettings, featurizers: Sequence[BaseFeaturizer]) -> str:
     from mlkit import __version__
 
-    settings = {
+    # the same fields as before the settings object, so existing caches stay valid
+    key = {
         "schema": CACHE_SCHEMA,
         "version": __version__,
         "code": _code_hash(),
         "featurizers": [
             [f.name, sorted((k, repr(v)) for k, v in f.get_params().items())] for f in featurizers
         ],
-        "mobile_ion": mobile_ion,
-        "disorder": disorder,
-        "max_sites": int(max_sites),
+        "mobile_ion": settings.mobile_ion,
+        "disorder": settings.disorder,
+        "max_sites": settings.max_sites,
     }
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
 
 def _cache_file(cache_dir: Path, key: str) -> Path:
@@ -148,19 +124,17 @@ def _load_cached(cache_dir: Path, key: str) -> dict[str, Any] | None:
 def _store_cached(cache_dir: Path, key: str, row: dict[str, Any]) -> None:
     path = _cache_file(cache_dir, key)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(row, fh)
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(row), fsync=False)
 
 
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
+    """The row's error text: the reason of mlkit's errors, ``"Type: message"`` otherwise."""
     if isinstance(exc, StructureError):
-        return exc.reason
-    if isinstance(exc, MlkitError):
+        return " ".join(exc.reason.split()) or type(exc).__name__
+    text = one_line(exc)
+    if isinstance(exc, MlkitError) or text == type(exc).__name__:
         return text
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
 
 
 def _featurize_one(
@@ -168,9 +142,7 @@ def _featurize_one(
     source: str,
     payload: str | Structure,
     featurizers: Sequence[BaseFeaturizer],
-    mobile_ion: str,
-    disorder: str,
-    max_sites: int,
+    settings: FeaturizationSettings,
 ) -> dict[str, Any]:
     """One row: read (if a path), validate, resolve disorder, run every featurizer."""
     from mlkit.features.context import StructureContext
@@ -187,15 +159,15 @@ def _featurize_one(
         row[col] = math.nan
     try:
         structure = read_structure(payload) if isinstance(payload, str | Path) else payload
-        validate_structure(structure, source, max_sites=max_sites)
-        structure, note = resolve_disorder(structure, disorder, source)
+        validate_structure(structure, source, max_sites=settings.max_sites)
+        structure, note = resolve_disorder(structure, settings.disorder, source)
     except Exception as exc:  # noqa: BLE001 - any failure becomes this row's error
         row["error"] = _one_line(exc)
         return row
     row["disorder"] = note
     ctx = StructureContext(structure, source, disorder=note)
     try:
-        row["connectivity"] = str(ctx.connectivity(mobile_ion).framework_class)
+        row["connectivity"] = str(ctx.connectivity(settings.mobile_ion).framework_class)
     except FeatureUnavailable as exc:
         ctx.add_error("connectivity", _one_line(exc))
     for f in featurizers:
@@ -218,9 +190,7 @@ def _featurize_one(
 def _featurize_chunk(
     items: Sequence[tuple[str, str, str | Structure, str]],
     featurizers: Sequence[BaseFeaturizer],
-    mobile_ion: str,
-    disorder: str,
-    max_sites: int,
+    settings: FeaturizationSettings,
     cache_dir: str | None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Worker: featurize a chunk, writing each finished row to the cache at once."""
@@ -230,9 +200,7 @@ def _featurize_chunk(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, (row_id, source, payload, key) in enumerate(items):
-            row = _featurize_one(
-                row_id, source, payload, featurizers, mobile_ion, disorder, max_sites
-            )
+            row = _featurize_one(row_id, source, payload, featurizers, settings)
             if cache_dir is not None:
                 _store_cached(Path(cache_dir), key, row)
             out.append((index, row))
@@ -241,11 +209,8 @@ def _featurize_chunk(
 
 def _run(
     items: list[tuple[str, str, str | Structure, str]],
+    settings: FeaturizationSettings,
     *,
-    featurizers: Sequence[str | BaseFeaturizer] | None,
-    mobile_ion: str,
-    disorder: str,
-    max_sites: int,
     n_jobs: int,
     cache_dir: str | Path | None,
     use_cache: bool,
@@ -255,23 +220,15 @@ def _run(
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from mlkit.structures import DISORDER_STRATEGIES
-
-    if disorder not in DISORDER_STRATEGIES:
-        raise ValueError(
-            f"unknown disorder strategy {disorder!r}; choose from {DISORDER_STRATEGIES}"
-        )
-    if max_sites < 1:
-        raise ValueError(f"max_sites must be >= 1, got {max_sites}")
-    fz = resolve_featurizers(featurizers, mobile_ion)
+    fz = settings.build_featurizers()
     columns = list(META_COLUMNS) + feature_columns(fz)
-    settings = _settings_hash(fz, mobile_ion, disorder, max_sites)
+    settings_key = _settings_hash(settings, fz)
     cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     rows: list[dict[str, Any] | None] = [None] * len(items)
     todo: list[tuple[int, tuple[str, str, str | Structure, str]]] = []
     for i, (row_id, source, payload, content_hash) in enumerate(items):
-        key = hashlib.sha256(f"{settings}:{content_hash}".encode()).hexdigest()
+        key = hashlib.sha256(f"{settings_key}:{content_hash}".encode()).hexdigest()
         cached = _load_cached(cdir, key) if use_cache else None
         if cached is not None:
             cached["id"], cached["source"] = row_id, source
@@ -291,7 +248,7 @@ def _run(
         if chunk_size is None:
             chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
         chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
-        args = (fz, mobile_ion, disorder, max_sites, store)
+        args = (fz, settings, store)
         if n_jobs == 1:
             results: Iterable[list[tuple[int, dict[str, Any]]]] = (
                 _featurize_chunk([it for _, it in chunk], *args) for chunk in chunks
@@ -315,26 +272,29 @@ def _run(
     return df
 
 
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+def _with_overrides(
+    settings: FeaturizationSettings | None, overrides: Mapping[str, Any]
+) -> FeaturizationSettings:
+    settings = settings if settings is not None else FeaturizationSettings()
+    if not isinstance(settings, FeaturizationSettings):
+        raise TypeError(f"settings must be FeaturizationSettings, got {type(settings).__name__}")
+    try:
+        return dataclasses.replace(settings, **overrides)
+    except TypeError as exc:  # an unknown keyword: name the real fields
+        fields = ", ".join(f.name for f in dataclasses.fields(FeaturizationSettings))
+        raise TypeError(f"{one_line(exc)}; settings fields are {fields}") from None
 
 
 def featurize_paths(
     paths: Sequence[str | Path],
+    settings: FeaturizationSettings | None = None,
     *,
-    featurizers: Sequence[str | BaseFeaturizer] | None = None,
-    mobile_ion: str = "Na",
-    disorder: str = "average",
-    max_sites: int = 2000,
     n_jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: bool = True,
     use_cache: bool = True,
     chunk_size: int | None = None,
+    **overrides: Any,
 ) -> pd.DataFrame:
     """Featurize structure files: one row per input file.
 
@@ -342,15 +302,9 @@ def featurize_paths(
     ----------
     paths : sequence of str or Path
         Files, directories and globs (``mlkit.structures.collect_paths``).
-    featurizers : sequence of str or BaseFeaturizer, optional
-        Registered names (comma-separated lists and ``"default"`` allowed) or instances;
-        default :data:`~mlkit.features.base.DEFAULT_FEATURIZERS`.
-    mobile_ion : str, default "Na"
-        Mobile-ion element, passed to every featurizer that takes it.
-    disorder : {"average", "majority", "refuse"}
-        Disorder strategy (``mlkit.structures.resolve_disorder``); recorded per row.
-    max_sites : int, default 2000
-        Larger structures become error rows.
+    settings : FeaturizationSettings, optional
+        Featurizers, mobile ion, disorder strategy (recorded per row) and site limit;
+        default ``FeaturizationSettings()``.
     n_jobs : int, default 1
         Worker processes (joblib loky); ``-1`` = all cores.
     cache_dir : str or Path, optional
@@ -361,6 +315,9 @@ def featurize_paths(
         False: neither read nor write the cache.
     chunk_size : int, optional
         Structures per parallel task (default: about 8 tasks per worker, at most 16).
+    **overrides
+        Fields of :class:`FeaturizationSettings` replacing those of ``settings``
+        (``featurize_paths(paths, mobile_ion="Li")``).
 
     Returns
     -------
@@ -373,16 +330,13 @@ def featurize_paths(
     items = []
     for p in files:
         try:
-            digest = _file_hash(p)
+            digest = file_sha256(p)
         except OSError as exc:
             digest = f"unreadable:{p}:{exc}"
         items.append((structure_id(p), str(p), str(p), digest))
     return _run(
         items,
-        featurizers=featurizers,
-        mobile_ion=mobile_ion,
-        disorder=disorder,
-        max_sites=max_sites,
+        _with_overrides(settings, overrides),
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         use_cache=use_cache,
@@ -393,19 +347,17 @@ def featurize_paths(
 
 def featurize_structures(
     structures: Mapping[str, Structure],
+    settings: FeaturizationSettings | None = None,
     *,
-    featurizers: Sequence[str | BaseFeaturizer] | None = None,
-    mobile_ion: str = "Na",
-    disorder: str = "average",
-    max_sites: int = 2000,
     n_jobs: int = 1,
     cache_dir: str | Path | None = None,
     progress: bool = True,
     use_cache: bool = True,
     chunk_size: int | None = None,
+    **overrides: Any,
 ) -> pd.DataFrame:
-    """Featurize in-memory structures ``{id: Structure}``; same options and table as
-    :func:`featurize_paths` (``source`` = ``id``; cache key = hash of the structure's JSON).
+    """Featurize in-memory structures ``{id: Structure}``; same settings, options and table
+    as :func:`featurize_paths` (``source`` = ``id``; cache key = hash of the structure's JSON).
     """
     items = []
     for key, s in structures.items():
@@ -413,10 +365,7 @@ def featurize_structures(
         items.append((str(key), str(key), s, digest.hexdigest()))
     return _run(
         items,
-        featurizers=featurizers,
-        mobile_ion=mobile_ion,
-        disorder=disorder,
-        max_sites=max_sites,
+        _with_overrides(settings, overrides),
         n_jobs=n_jobs,
         cache_dir=cache_dir,
         use_cache=use_cache,
@@ -430,12 +379,12 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
-        raise ValueError(f"{path}: output must end in .csv or .parquet")
+        raise MlkitError(f"{path}: output must end in .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
     if suffix == ".csv":
-        df.to_csv(tmp, index=False)
+        atomic_write_text(path, df.to_csv(index=False))
     else:
-        df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+        buffer = io.BytesIO()
+        df.to_parquet(buffer, index=False)
+        atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -1,7 +1,9 @@
 """Labels CSV loading, validation, and the join with a feature table.
 
 Every problem with the labels is either an error (one line, naming the file) or
-a documented, *reported* drop -- nothing is parsed or dropped silently.
+a documented, *reported* drop -- nothing is parsed or dropped silently. The options are
+one frozen :class:`LabelPolicy` value; :func:`load_labels` applies each of its policies
+with one small function (``_apply_duplicates``, ``_apply_censored``, ...).
 
 Handling (defaults in brackets)
 -------------------------------
@@ -36,13 +38,14 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mlkit.errors import MlkitError
+from mlkit.utils import one_line
 
 #: columns of a featurize table that are metadata, never model inputs
 METADATA_COLUMNS = ("id", "source", "error", "disorder", "formula", "composition")
@@ -116,15 +119,6 @@ class DatasetReport:
         }
 
 
-def sha256_file(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def sha256_frame(frame: pd.DataFrame) -> str:
     """Hex sha256 of a DataFrame's content (column names, index and values)."""
     h = hashlib.sha256()
@@ -178,45 +172,81 @@ def _censored_bound(text: str) -> float:
     return float(match.group(2))
 
 
-def load_labels(
-    csv: str | Path | pd.DataFrame,
-    target: str,
-    *,
-    id_column: str = "id",
-    task: str | None = None,
-    censored: str = "drop",
-    duplicates: str = "error",
-    non_numeric: str = "error",
-    target_transform: str | None = None,
-    threshold: float | None = None,
-    report: DatasetReport | None = None,
-) -> tuple[pd.Series, DatasetReport]:
-    """Read a labels CSV and return a clean target Series indexed by id.
+@dataclass(frozen=True)
+class LabelPolicy:
+    """How a labels table becomes a target: one value, stored with the model.
 
     Parameters
     ----------
-    csv : path or DataFrame
-        Labels table with an ``id_column`` (structure file stems) and ``target``.
     target : str
         Target column name.
-    id_column : str
-        Name of the id column (default ``"id"``).
     task : {"classification", "regression"} or None
         None infers: classification when ``threshold`` is given, when the target is
         not numeric, or when its numeric values are exactly {0, 1}; otherwise regression.
+    target_transform : {None, "log10"}
+        Applied to the value after parsing (regression only; ignored for the class
+        when ``threshold`` is given, which compares the raw value).
+    threshold : float, optional
+        Class 1 if raw value >= threshold, else 0.
     censored : {"drop", "value", "error"}
         Handling of censored cells such as ``"<1E-10"`` (see module docstring).
     duplicates : {"error", "first"}
         Handling of duplicate ids.
     non_numeric : {"error", "drop"}
         Handling of non-numeric cells for a numeric target.
-    target_transform : {None, "log10"}
-        Applied to the value after parsing (regression only; ignored for the class
-        when ``threshold`` is given, which compares the raw value).
-    threshold : float, optional
-        Class 1 if raw value >= threshold, else 0.
+    id_column : str
+        Name of the id column (structure file stems).
+    feature_errors : {"drop", "keep-partial"}
+        Rows whose featurization reported an error (see module docstring).
+    """
+
+    target: str
+    task: str | None = None
+    target_transform: str | None = None
+    threshold: float | None = None
+    censored: str = "drop"
+    duplicates: str = "error"
+    non_numeric: str = "error"
+    id_column: str = "id"
+    feature_errors: str = "drop"
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("censored", CENSORED_POLICIES), ("duplicates", DUPLICATE_POLICIES),
+            ("non_numeric", NON_NUMERIC_POLICIES), ("target_transform", TARGET_TRANSFORMS),
+            ("feature_errors", FEATURE_ERROR_POLICIES), ("task", (None, *TASKS)),
+        ):
+            if getattr(self, name) not in allowed:
+                raise MlkitError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.threshold is not None and self.task == "regression":
+            raise MlkitError(
+                "threshold turns the target into classes: it needs task=classification"
+            )
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict; ``LabelPolicy(**d)`` reads it back."""
+        return asdict(self)
+
+
+def load_labels(
+    csv: str | Path | pd.DataFrame,
+    policy: LabelPolicy | str,
+    *,
+    report: DatasetReport | None = None,
+    **overrides,
+) -> tuple[pd.Series, DatasetReport]:
+    """Read a labels CSV and return a clean target Series indexed by id.
+
+    Parameters
+    ----------
+    csv : path or DataFrame
+        Labels table with the policy's ``id_column`` (structure file stems) and ``target``.
+    policy : LabelPolicy or str
+        The label policy; a str is the target column of ``LabelPolicy(target, **overrides)``.
     report : DatasetReport, optional
         Appended to; a new one is created if None.
+    **overrides
+        Fields of :class:`LabelPolicy` replacing those of ``policy``.
 
     Returns
     -------
@@ -225,25 +255,56 @@ def load_labels(
         For string classes, ``y.attrs["classes"]`` lists the class names in code order.
     report : DatasetReport
     """
+    policy = _policy(policy, overrides)
     report = report if report is not None else DatasetReport()
-    if censored not in CENSORED_POLICIES:
-        raise MlkitError(f"censored must be one of {CENSORED_POLICIES}, got {censored!r}")
-    if duplicates not in DUPLICATE_POLICIES:
-        raise MlkitError(f"duplicates must be one of {DUPLICATE_POLICIES}, got {duplicates!r}")
-    if non_numeric not in NON_NUMERIC_POLICIES:
-        raise MlkitError(f"non_numeric must be one of {NON_NUMERIC_POLICIES}, got {non_numeric!r}")
-    if target_transform not in TARGET_TRANSFORMS:
-        raise MlkitError(
-            f"target_transform must be one of {TARGET_TRANSFORMS}, got {target_transform!r}"
-        )
-    if task is not None and task not in TASKS:
-        raise MlkitError(f"task must be one of {TASKS}, got {task!r}")
-    if threshold is not None and task == "regression":
-        raise MlkitError("threshold turns the target into classes: it needs task=classification")
+    source, table = _read_labels(csv, policy)
+    report.n_labels = len(table)
+    ids = _clean_ids(table[policy.id_column], source)
+    later = _apply_duplicates(ids, policy, source, report)
+    raw = pd.Series(
+        table[policy.target].to_numpy()[~later], index=ids.to_numpy()[~later], name=policy.target
+    )
 
+    values, missing, cens, nonnum = _parse_target(raw)
+    report.drop("missing target", list(raw.index[missing.to_numpy()]))
+    numeric_like = (~missing & ~nonnum).sum()
+    if policy.task != "regression" and policy.threshold is None and nonnum.sum() > 0 and (
+        policy.task == "classification" or numeric_like == 0
+    ):
+        return _string_classes(raw, missing, source, policy, report), report
+    if cens.any():
+        _apply_censored(raw, values, cens, source, policy, report)
+    if nonnum.any():
+        _apply_non_numeric(raw, nonnum, source, policy, report)
+    y = values[(~(missing | cens | nonnum)).to_numpy()].astype(float)
+    if not np.all(np.isfinite(y.to_numpy())):
+        bad = list(y.index[~np.isfinite(y.to_numpy())])
+        raise MlkitError(
+            f"{source}: non-finite target(s) in {policy.target!r}: {', '.join(bad[:8])}"
+        )
+    if policy.threshold is not None:
+        return _apply_threshold(y, source, policy, report), report
+    task = policy.task
+    if task is None:
+        uniq = set(np.unique(y.to_numpy()))
+        task = "classification" if uniq and uniq <= {0.0, 1.0} else "regression"
+        report.note(f"task inferred: {task}")
+    report.task = task
+    if task == "classification":
+        return _numeric_classes(y, source, policy, report), report
+    return _apply_transform(y, source, policy, report), report
+
+
+def _policy(policy: LabelPolicy | str, overrides: dict) -> LabelPolicy:
+    if isinstance(policy, str):
+        return LabelPolicy(policy, **overrides)
+    return replace(policy, **overrides) if overrides else policy
+
+
+def _read_labels(csv: str | Path | pd.DataFrame, policy: LabelPolicy) -> tuple[str, pd.DataFrame]:
+    """The labels table and its name for messages; checks the id and target columns."""
     if isinstance(csv, pd.DataFrame):
-        source = "labels"
-        table = csv.copy()
+        source, table = "labels", csv.copy()
     else:
         source = str(csv)
         if not Path(csv).is_file():
@@ -251,127 +312,149 @@ def load_labels(
         try:
             table = pd.read_csv(csv, dtype=str, keep_default_na=False)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-            raise MlkitError(f"{source}: not a readable CSV ({str(exc).splitlines()[0]})") from exc
-    if id_column not in table.columns:
-        raise MlkitError(
-            f"{source}: no id column {id_column!r} (columns: {', '.join(map(str, table.columns))})"
-        )
-    if target not in table.columns:
-        raise MlkitError(
-            f"{source}: no target column {target!r} (columns: {', '.join(map(str, table.columns))})"
-        )
-    report.n_labels = len(table)
-    ids = table[id_column].astype(str).str.strip()
-    empty_id = ids == ""
-    if empty_id.any():
-        rows = [str(i + 2) for i in np.flatnonzero(empty_id.to_numpy())]
+            raise MlkitError(f"{source}: not a readable CSV ({one_line(exc)})") from exc
+    for what, col in (("id", policy.id_column), ("target", policy.target)):
+        if col not in table.columns:
+            raise MlkitError(
+                f"{source}: no {what} column {col!r} "
+                f"(columns: {', '.join(map(str, table.columns))})"
+            )
+    return source, table
+
+
+def _clean_ids(column: pd.Series, source: str) -> pd.Series:
+    ids = column.astype(str).str.strip()
+    empty = ids == ""
+    if empty.any():
+        rows = [str(i + 2) for i in np.flatnonzero(empty.to_numpy())]
         raise MlkitError(f"{source}: empty id in CSV line(s) {', '.join(rows[:8])}")
-    dup_mask = ids.duplicated(keep=False)
-    if dup_mask.any():
-        dup_ids = sorted(set(ids[dup_mask]))
-        if duplicates == "error":
+    return ids
+
+
+def _apply_duplicates(
+    ids: pd.Series, policy: LabelPolicy, source: str, report: DatasetReport
+) -> np.ndarray:
+    """Policy ``duplicates``: error, or keep the first row of each id (reported).
+
+    Returns the boolean mask of the rows dropped (the later rows of a repeated id).
+    """
+    later = ids.duplicated(keep="first").to_numpy()
+    if later.any():
+        dup_ids = sorted(set(ids[ids.duplicated(keep=False)]))
+        if policy.duplicates == "error":
             raise MlkitError(
                 f"{source}: duplicate ids ({len(dup_ids)}): {', '.join(dup_ids[:8])}"
                 " (fix the file or pass duplicates='first')"
             )
-        later = ids.duplicated(keep="first")
         report.drop("duplicate id (kept first row)", list(ids[later]))
-        table = table.loc[~later.to_numpy()]
-        ids = ids[~later]
-    raw = pd.Series(table[target].to_numpy(), index=ids.to_numpy(), name=target)
+    return later
 
-    values, missing, cens, nonnum = _parse_target(raw)
-    report.drop("missing target", list(raw.index[missing.to_numpy()]))
-    numeric_like = (~missing & ~nonnum).sum()
-    string_classes = task != "regression" and threshold is None and nonnum.sum() > 0 and (
-        task == "classification" or numeric_like == 0
+
+def _string_classes(
+    raw: pd.Series, missing: pd.Series, source: str, policy: LabelPolicy, report: DatasetReport
+) -> pd.Series:
+    """Classification on string labels (e.g. ``"fast"`` / ``"slow"``), classes sorted."""
+    labels = raw[(~missing).to_numpy()].astype(str).str.strip()
+    classes = sorted(labels.unique())
+    y = pd.Series(
+        pd.Categorical(labels, categories=classes).codes.astype(int), index=labels.index
     )
+    y.attrs["classes"] = classes
+    report.task = "classification"
+    return _check_classes(y, source, policy.target, report)
 
-    if string_classes:
-        # classification on string labels (e.g. "fast" / "slow")
-        keep = ~missing
-        labels = raw[keep.to_numpy()].astype(str).str.strip()
-        classes = sorted(labels.unique())
-        y = pd.Series(
-            pd.Categorical(labels, categories=classes).codes.astype(int), index=labels.index
+
+def _apply_censored(
+    raw: pd.Series,
+    values: pd.Series,
+    cens: pd.Series,
+    source: str,
+    policy: LabelPolicy,
+    report: DatasetReport,
+) -> None:
+    """Policy ``censored`` (``"<1E-10"``): error, drop, or use the bound (updates in place)."""
+    cens_ids = list(raw.index[cens.to_numpy()])
+    examples = sorted(set(raw[cens.to_numpy()].astype(str)))[:4]
+    if policy.censored == "error":
+        raise MlkitError(
+            f"{source}: {len(cens_ids)} censored target(s) in {policy.target!r} "
+            f"(e.g. {', '.join(examples)}; ids {', '.join(cens_ids[:8])}); "
+            "pass censored='drop' or 'value'"
         )
-        y.attrs["classes"] = classes
-        report.task = "classification"
-        return _check_classes(y, source, target, report), report
+    if policy.censored == "drop":
+        report.drop("censored target", cens_ids, f"values {', '.join(examples)}")
+        return
+    threshold = policy.threshold
+    ambiguous = []
+    for idx in np.flatnonzero(cens.to_numpy()):
+        text = str(raw.iloc[idx]).strip()
+        bound = _censored_bound(text)
+        if threshold is not None and (
+            (text.startswith("<") and bound > threshold)
+            or (text.startswith(">") and bound < threshold)
+        ):
+            ambiguous.append(raw.index[idx])  # class unknown: stays censored
+            continue
+        values.iloc[idx] = bound
+        cens.iloc[idx] = False
+    n_used = len(cens_ids) - len(ambiguous)
+    if n_used:
+        report.note(
+            f"{n_used} censored target(s) ({', '.join(examples)}) replaced by their "
+            f"bound: {', '.join([i for i in cens_ids if i not in ambiguous][:8])}"
+        )
+    report.drop("censored target on the wrong side of the threshold (class unknown)", ambiguous)
 
-    if cens.any():
-        cens_ids = list(raw.index[cens.to_numpy()])
-        examples = sorted(set(raw[cens.to_numpy()].astype(str)))[:4]
-        if censored == "error":
-            raise MlkitError(
-                f"{source}: {len(cens_ids)} censored target(s) in {target!r} "
-                f"(e.g. {', '.join(examples)}; ids {', '.join(cens_ids[:8])}); "
-                "pass censored='drop' or 'value'"
-            )
-        if censored == "drop":
-            report.drop("censored target", cens_ids, f"values {', '.join(examples)}")
-        else:
-            ambiguous = []
-            for idx in np.flatnonzero(cens.to_numpy()):
-                text = str(raw.iloc[idx]).strip()
-                bound = _censored_bound(text)
-                if threshold is not None and (
-                    (text.startswith("<") and bound > threshold)
-                    or (text.startswith(">") and bound < threshold)
-                ):
-                    ambiguous.append(raw.index[idx])  # class unknown: stays censored
-                    continue
-                values.iloc[idx] = bound
-                cens.iloc[idx] = False
-            n_used = len(cens_ids) - len(ambiguous)
-            if n_used:
-                report.note(
-                    f"{n_used} censored target(s) ({', '.join(examples)}) replaced by their "
-                    f"bound: {', '.join([i for i in cens_ids if i not in ambiguous][:8])}"
-                )
-            report.drop(
-                "censored target on the wrong side of the threshold (class unknown)", ambiguous
-            )
-    if nonnum.any():
-        bad_ids = list(raw.index[nonnum.to_numpy()])
-        examples = sorted(set(raw[nonnum.to_numpy()].astype(str)))[:4]
-        if non_numeric == "error":
-            raise MlkitError(
-                f"{source}: non-numeric target(s) in {target!r}: "
-                + ", ".join(f"{i}={raw[i]!r}" for i in bad_ids[:8])
-                + " (fix the file or pass non_numeric='drop')"
-            )
-        report.drop("non-numeric target", bad_ids, f"values {', '.join(examples)}")
-    keep = ~(missing | cens | nonnum)
-    y = values[keep.to_numpy()].astype(float)
-    if not np.all(np.isfinite(y.to_numpy())):
-        bad = list(y.index[~np.isfinite(y.to_numpy())])
-        raise MlkitError(f"{source}: non-finite target(s) in {target!r}: {', '.join(bad[:8])}")
 
-    if threshold is not None:
-        report.task = "classification"
-        y = (y >= float(threshold)).astype(int)
-        report.note(f"class 1 = {target} >= {threshold:g} (raw value, before any transform)")
-        return _check_classes(y, source, target, report), report
+def _apply_non_numeric(
+    raw: pd.Series, nonnum: pd.Series, source: str, policy: LabelPolicy, report: DatasetReport
+) -> None:
+    """Policy ``non_numeric``: error listing the ids, or drop them (reported)."""
+    bad_ids = list(raw.index[nonnum.to_numpy()])
+    examples = sorted(set(raw[nonnum.to_numpy()].astype(str)))[:4]
+    if policy.non_numeric == "error":
+        raise MlkitError(
+            f"{source}: non-numeric target(s) in {policy.target!r}: "
+            + ", ".join(f"{i}={raw[i]!r}" for i in bad_ids[:8])
+            + " (fix the file or pass non_numeric='drop')"
+        )
+    report.drop("non-numeric target", bad_ids, f"values {', '.join(examples)}")
 
-    if task is None:
-        uniq = set(np.unique(y.to_numpy()))
-        task = "classification" if uniq and uniq <= {0.0, 1.0} else "regression"
-        report.note(f"task inferred: {task}")
-    report.task = task
-    if task == "classification":
-        codes = y.to_numpy()
-        if not np.allclose(codes, np.round(codes)):
-            raise MlkitError(
-                f"{source}: target {target!r} has non-integer values; for classification "
-                "give integer/string classes or a threshold"
-            )
-        classes = sorted(np.unique(codes.astype(int)).tolist())
-        y = pd.Series(np.searchsorted(classes, codes.astype(int)), index=y.index)
-        y.attrs["classes"] = [str(c) for c in classes]
-        return _check_classes(y, source, target, report), report
 
-    if target_transform == "log10":
+def _apply_threshold(
+    y: pd.Series, source: str, policy: LabelPolicy, report: DatasetReport
+) -> pd.Series:
+    """Policy ``threshold``: class 1 when the raw value is >= threshold."""
+    report.task = "classification"
+    y = (y >= float(policy.threshold)).astype(int)
+    report.note(
+        f"class 1 = {policy.target} >= {policy.threshold:g} (raw value, before any transform)"
+    )
+    return _check_classes(y, source, policy.target, report)
+
+
+def _numeric_classes(
+    y: pd.Series, source: str, policy: LabelPolicy, report: DatasetReport
+) -> pd.Series:
+    """Integer class labels -> codes 0..k-1 (``attrs["classes"]`` keeps the labels)."""
+    codes = y.to_numpy()
+    if not np.allclose(codes, np.round(codes)):
+        raise MlkitError(
+            f"{source}: target {policy.target!r} has non-integer values; for classification "
+            "give integer/string classes or a threshold"
+        )
+    classes = sorted(np.unique(codes.astype(int)).tolist())
+    y = pd.Series(np.searchsorted(classes, codes.astype(int)), index=y.index)
+    y.attrs["classes"] = [str(c) for c in classes]
+    return _check_classes(y, source, policy.target, report)
+
+
+def _apply_transform(
+    y: pd.Series, source: str, policy: LabelPolicy, report: DatasetReport
+) -> pd.Series:
+    """Policy ``target_transform`` of a regression target (``log10`` needs values > 0)."""
+    target = policy.target
+    if policy.target_transform == "log10":
         nonpos = y <= 0
         if nonpos.any():
             bad = list(y.index[nonpos.to_numpy()])
@@ -381,8 +464,8 @@ def load_labels(
             )
         y = np.log10(y)
         report.note(f"target transformed: log10({target})")
-    y.name = f"log10({target})" if target_transform == "log10" else target
-    return y, report
+    y.name = f"log10({target})" if policy.target_transform == "log10" else target
+    return y
 
 
 def _check_classes(y: pd.Series, source: str, target: str, report: DatasetReport) -> pd.Series:
@@ -430,16 +513,8 @@ def load_features(path: str | Path) -> pd.DataFrame:
 def build_training_table(
     features: pd.DataFrame,
     labels: str | Path | pd.DataFrame,
-    target: str,
-    *,
-    id_column: str = "id",
-    task: str | None = None,
-    censored: str = "drop",
-    duplicates: str = "error",
-    non_numeric: str = "error",
-    target_transform: str | None = None,
-    threshold: float | None = None,
-    feature_errors: str = "drop",
+    policy: LabelPolicy | str,
+    **overrides,
 ) -> tuple[pd.DataFrame, pd.Series, DatasetReport]:
     """Join a feature table with labels into model inputs.
 
@@ -448,11 +523,13 @@ def build_training_table(
     features : DataFrame
         One row per structure, column ``"id"`` (file stem) plus feature columns;
         optional metadata columns ``source``, ``error``, ``disorder`` are not features.
-    labels, target, id_column, task, censored, duplicates, non_numeric, target_transform, threshold
+    labels : path or DataFrame
         See :func:`load_labels`.
-    feature_errors : {"drop", "keep-partial"}
-        Rows with a non-empty ``error``: drop all of them, or only those without any
-        computed feature (see module docstring).
+    policy : LabelPolicy or str
+        The label policy (a str is the target column); ``feature_errors`` says which rows
+        with a non-empty ``error`` are dropped (see module docstring).
+    **overrides
+        Fields of :class:`LabelPolicy` replacing those of ``policy``.
 
     Returns
     -------
@@ -463,12 +540,11 @@ def build_training_table(
     y : Series of shape (n_samples,)
     report : DatasetReport
     """
+    policy = _policy(policy, overrides)
+    feature_errors = policy.feature_errors
+    target = policy.target
     report = DatasetReport()
-    y, report = load_labels(
-        labels, target, id_column=id_column, task=task, censored=censored,
-        duplicates=duplicates, non_numeric=non_numeric,
-        target_transform=target_transform, threshold=threshold, report=report,
-    )
+    y, report = load_labels(labels, policy, report=report)
     if "id" not in features.columns:
         raise MlkitError("feature table has no 'id' column")
     feats = features.copy()
@@ -478,10 +554,6 @@ def build_training_table(
     if dup.any():
         raise MlkitError(
             "feature table has duplicate ids: " + ", ".join(sorted(set(feats.loc[dup, "id"]))[:8])
-        )
-    if feature_errors not in FEATURE_ERROR_POLICIES:
-        raise MlkitError(
-            f"feature_errors must be one of {FEATURE_ERROR_POLICIES}, got {feature_errors!r}"
         )
     if "error" in feats.columns:
         err = feats["error"].fillna("").astype(str).str.strip() != ""

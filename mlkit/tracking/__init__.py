@@ -14,6 +14,9 @@ Layout of one ``mlkit train``:
   fold, ``<metric>`` per outer fold (step = fold), ``<metric>_mean`` / ``<metric>_std``,
   and its out-of-fold predictions. Metric names are the same for every model so runs
   line up in the MLflow compare view.
+
+:func:`download_model` fetches a logged or registered model as a local directory; reading
+it (:func:`mlkit.workflows.load_trained_model`) needs no mlflow.
 """
 
 from __future__ import annotations
@@ -21,10 +24,37 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlkit.errors import MlkitError
+from mlkit.utils import one_line
+
 DEFAULT_TRACKING_URI_NAME = "mlflow.db"
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Where and under which names a training run is logged.
+
+    Parameters
+    ----------
+    experiment : str
+        MLflow experiment name.
+    tracking_uri : str, optional
+        Default: ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db`` in the cwd.
+    register_name : str, optional
+        Register the final model as ``models:/<register_name>@<alias>``.
+    alias : str
+    run_name : str, optional
+    """
+
+    experiment: str = "mlkit"
+    tracking_uri: str | None = None
+    register_name: str | None = None
+    alias: str = "champion"
+    run_name: str | None = None
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
@@ -84,33 +114,35 @@ def _finite(metrics: dict[str, float]) -> dict[str, float]:
 
 def log_training(
     result,
+    tracking: TrackingSettings | None = None,
     *,
-    experiment: str = "mlkit",
-    tracking_uri: str | None = None,
-    register_name: str | None = None,
-    alias: str = "champion",
-    run_name: str | None = None,
     params: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Log a :class:`mlkit.models.train.TrainResult` to MLflow (see module docstring).
+    """Log a :class:`mlkit.workflows.TrainResult` to MLflow (see module docstring).
+
+    ``result`` needs ``trainer`` (fitted :class:`~mlkit.models.trainer.Trainer`),
+    ``settings`` (flat dict, logged as params), ``model`` (with ``save(directory)`` and
+    ``fitted``, a :class:`~mlkit.models.fitted.FittedModel`), ``output_dir``, ``tables``,
+    ``figures`` and ``subset_metrics``.
 
     Returns
     -------
     dict with ``run_id``, ``model_uri`` (``runs:/<run_id>/model``), ``child_run_ids``,
     ``tracking_uri`` and ``registered`` (``{"name", "version", "alias"}`` or None).
     """
-    import joblib
     import mlflow
     from mlflow.models import infer_signature
 
-    from mlkit.tracking._pyfunc import MlkitPyfuncModel, predict_frame
+    from mlkit.tracking._pyfunc import MlkitPyfuncModel
 
-    uri = _setup(tracking_uri, experiment)
+    tracking = tracking if tracking is not None else TrackingSettings()
+    register_name, alias = tracking.register_name, tracking.alias
+    uri = _setup(tracking.tracking_uri, tracking.experiment)
     trainer = result.trainer
     settings = result.settings
     out = Path(result.output_dir)
     child_ids: dict[str, str] = {}
-    with mlflow.start_run(run_name=run_name or f"train-{settings['target']}") as parent:
+    with mlflow.start_run(run_name=tracking.run_name or f"train-{settings['target']}") as parent:
         mlflow.set_tags({"mlkit.role": "train", "mlkit.target": settings["target"],
                          "mlkit.task": trainer.task})
         mlflow.log_params(_flat_params(settings))
@@ -157,13 +189,9 @@ def log_training(
                 mlflow.log_artifact(str(path), artifact_path="figures"
                                     if str(path).endswith(".png") else "tables")
         # final model as pyfunc
-        model_dir = out / "final_model"
-        model_dir.mkdir(exist_ok=True)
-        joblib.dump(trainer.pipeline_, model_dir / "pipeline.joblib")
-        (model_dir / "settings.json").write_text(json.dumps(settings, indent=1, default=str))
-        example = _input_example(trainer, settings)
-        output = predict_frame(trainer.pipeline_, settings, example)
-        signature = infer_signature(example, output)
+        model_dir = result.model.save(out / "final_model")
+        example = _input_example(trainer, result.model.fitted)
+        signature = infer_signature(example, result.model.fitted.predict_frame(example))
         import sklearn
 
         info = mlflow.pyfunc.log_model(
@@ -175,8 +203,8 @@ def log_training(
             input_example=example,
             pip_requirements=[f"scikit-learn=={sklearn.__version__}", "mlkit"],
             metadata={"mlkit_settings": json.dumps(
-                {k: settings[k] for k in ("task", "target", "featurizers", "mobile_ion",
-                                          "disorder", "model")}, default=str)},
+                {k: settings.get(k) for k in ("task", "target", "featurizers", "mobile_ion",
+                                              "disorder", "model")}, default=str)},
         )
         run_id = parent.info.run_id
         registered = None
@@ -224,36 +252,43 @@ def log_subset_search(
         return run.info.run_id
 
 
-def _input_example(trainer, settings: dict[str, Any]):
+def _input_example(trainer, fitted):
     import pandas as pd
 
-    X = pd.DataFrame(trainer.X_raw_ if hasattr(trainer, "X_raw_") else trainer.X_).head(3)
-    cols = [c for c in settings["input_columns"] if c in X.columns]
+    X = pd.DataFrame(trainer.X_raw_).head(3)
+    cols = [c for c in fitted.input_columns if c in X.columns]
     X = X[cols].copy()
     for c in cols:
-        if c not in settings["categorical"]:
-            X[c] = X[c].astype(float)
-        else:
-            X[c] = X[c].astype(str)
+        X[c] = X[c].astype(str) if c in fitted.categorical else X[c].astype(float)
     return X.reset_index(drop=True)
 
 
-def load_model(model_uri: str, *, tracking_uri: str | None = None):
-    """Load a pyfunc model logged by :func:`log_training`.
+def download_model(
+    model_uri: str, dst_dir: str | Path, *, tracking_uri: str | None = None
+) -> Path:
+    """Download a model logged by :func:`log_training` into ``dst_dir``.
+
+    Parameters
+    ----------
+    model_uri : str
+        ``models:/NAME@ALIAS``, ``models:/NAME/VERSION`` or ``runs:/RUN_ID/model``.
 
     Returns
     -------
-    pipeline : fitted sklearn Pipeline
-    settings : dict
-        Featurization settings and training ranges stored with the model.
+    Path
+        The local model directory (``MLmodel``, ``artifacts/pipeline.joblib``,
+        ``artifacts/settings.json``).
+
+    Raises
+    ------
+    MlkitError
+        One line naming the URI when the store, run or model does not exist.
     """
     import mlflow
 
     _setup(tracking_uri)
     try:
-        model = mlflow.pyfunc.load_model(model_uri)
-    except Exception as exc:  # mlflow raises many types; keep the message one line
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RuntimeError(f"{model_uri}: cannot load model ({msg})") from exc
-    python_model = model.unwrap_python_model()
-    return python_model.pipeline, python_model.settings
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(dst_dir))
+    except Exception as exc:  # noqa: BLE001 - mlflow raises many types; one line for the user
+        raise MlkitError(f"{model_uri}: cannot load model ({one_line(exc, 300)})") from exc
+    return Path(local)

@@ -1,21 +1,36 @@
-"""featurize_paths / featurize_structures: error rows, cache, parallel, writers."""
+"""featurize_paths / featurize_structures: error rows, cache, parallel, writers; the
+settings value and the lazy registry."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from mlkit.errors import MlkitError
 from mlkit.features import (
+    DEFAULT_FEATURIZERS,
+    FEATURIZERS,
     META_COLUMNS,
+    BaseFeaturizer,
+    FeaturizationSettings,
     featurize_paths,
     featurize_structures,
     pipeline,
+    register_featurizer,
     write_table,
 )
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -149,3 +164,64 @@ def test_write_table_csv_and_parquet(nacl, tmp_path):
         assert back.loc[0, "vpa"] == pytest.approx(df.loc[0, "vpa"])
     with pytest.raises(ValueError, match="must end in .csv or .parquet"):
         write_table(df, tmp_path / "t.xlsx")
+
+
+def test_settings_round_trip_and_validation():
+    s = FeaturizationSettings(["default,magpie"], mobile_ion="Li", disorder="majority",
+                              max_sites=300)
+    assert s.featurizers == DEFAULT_FEATURIZERS + ("magpie",)
+    d = s.to_dict()
+    assert d["version"] == 1 and d["featurizers"][-1] == "magpie"
+    assert FeaturizationSettings.from_dict(json.loads(json.dumps(d))) == s
+    assert hash(s) == hash(FeaturizationSettings.from_dict(d))  # frozen: usable as a key
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.mobile_ion = "Na"
+    with pytest.raises(MlkitError, match="unknown featurizer 'bogus'"):
+        FeaturizationSettings(("bogus",))
+    with pytest.raises(MlkitError, match="disorder strategy"):
+        FeaturizationSettings(disorder="random")
+    with pytest.raises(MlkitError, match="max_sites"):
+        FeaturizationSettings(max_sites=0)
+    with pytest.raises(MlkitError, match="newer"):
+        FeaturizationSettings.from_dict({**d, "version": 99})
+    with pytest.raises(MlkitError, match="unknown featurization setting"):
+        FeaturizationSettings.from_dict({**d, "cache_dir": "/tmp"})
+    # the flat settings of models saved before versioning: None meant the default set
+    old = FeaturizationSettings.from_dict({"featurizers": None, "mobile_ion": "Na",
+                                           "disorder": "average", "max_sites": 2000})
+    assert old == FeaturizationSettings()
+
+
+def test_settings_object_and_keyword_overrides_give_the_same_table(nacl):
+    s = FeaturizationSettings(("structural",), mobile_ion="K")
+    by_object = featurize_structures({"a": nacl}, s, use_cache=False, progress=False)
+    by_keywords = featurize_structures({"a": nacl}, featurizers=["structural"],
+                                       mobile_ion="K", use_cache=False, progress=False)
+    pd.testing.assert_frame_equal(by_object, by_keywords)
+    with pytest.raises(TypeError, match="settings fields are featurizers"):
+        featurize_structures({"a": nacl}, n_job=2, use_cache=False)
+
+
+def test_registry_imports_a_group_only_when_it_is_looked_up():
+    """Listing names imports no group module; the first lookup imports one."""
+    code = (
+        "import sys\n"
+        "from mlkit.features.base import FEATURIZERS, list_featurizers\n"
+        "names = list_featurizers()\n"
+        "assert 'magpie' in names and 'structural' in names, names\n"
+        "assert 'mlkit.features.magpie' not in sys.modules\n"
+        "cls = FEATURIZERS['magpie']\n"
+        "assert cls.__name__ == 'MagpieFeaturizer' and cls.name == 'magpie'\n"
+        "assert 'mlkit.features.magpie' in sys.modules\n"
+        "assert 'mlkit.features.structural' not in sys.modules\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
+        "PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+
+
+def test_a_builtin_name_cannot_be_taken_by_another_class():
+    with pytest.raises(ValueError, match="reserved for mlkit.features.structural"):
+        register_featurizer("structural")(type("Impostor", (BaseFeaturizer,), {}))
+    assert FEATURIZERS["structural"].__name__ == "StructuralFeaturizer"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from mlkit.errors import MlkitError
-from mlkit.models.dataset import build_training_table, load_features, load_labels
+from mlkit.models.dataset import LabelPolicy, build_training_table, load_features, load_labels
 
 
 def _features(ids, error=None):
@@ -180,3 +182,23 @@ def test_partial_featurization_errors_can_be_kept(tmp_path):
     assert list(X2.index) == ["a"] and rep2.dropped["featurization error"] == ["b", "c"]
     with pytest.raises(MlkitError, match="feature_errors must be one of"):
         build_training_table(feats, p, "sigma", feature_errors="ignore")
+
+
+def test_label_policy_is_one_validated_frozen_value(tmp_path):
+    policy = LabelPolicy("sigma", target_transform="log10", censored="value",
+                         duplicates="first", feature_errors="keep-partial")
+    assert LabelPolicy(**policy.to_dict()) == policy
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        policy.threshold = 1.0
+    for bad in ({"censored": "keep"}, {"duplicates": "last"}, {"non_numeric": "zero"},
+                {"target_transform": "ln"}, {"feature_errors": "ignore"}, {"task": "ranking"}):
+        with pytest.raises(MlkitError, match=next(iter(bad))):
+            LabelPolicy("sigma", **bad)
+    with pytest.raises(MlkitError, match="threshold turns the target into classes"):
+        LabelPolicy("sigma", task="regression", threshold=1e-4)
+    p = _write(tmp_path, "id,sigma\na,1e-3\nb,<1e-5\nb,2e-4\nc,3e-4\n")
+    y, rep = load_labels(p, policy)
+    y2, _ = load_labels(p, "sigma", target_transform="log10", censored="value",
+                        duplicates="first")
+    pd.testing.assert_series_equal(y, y2)
+    assert list(y.index) == ["a", "b", "c"] and y["b"] == pytest.approx(-5.0)

@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlkit.models.train import train
+from mlkit.models.dataset import LabelPolicy
+from mlkit.models.trainer import Trainer
+from mlkit.tracking import TrackingSettings
+from mlkit.utils import file_sha256
+from mlkit.workflows import load_trained_model, train
 
 
 def _data(n=40, seed=0):
@@ -37,9 +41,11 @@ def trained(tmp_path_factory):
     labels_csv = tmp / "labels.csv"
     labels.to_csv(labels_csv, index=False)
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    res = train(labels_csv, "rot", features=feats, models="logreg,rf", outer_folds=3,
-                n_trials=2, tracking_uri=uri, experiment="test-exp", register_name="rotor",
-                alias="champion", output_dir=tmp / "out", progress=False)
+    res = train(labels_csv, LabelPolicy("rot"), features=feats,
+                trainer=Trainer(models="logreg,rf", outer_folds=3, n_trials=2, progress=False),
+                tracking=TrackingSettings(tracking_uri=uri, experiment="test-exp",
+                                          register_name="rotor", alias="champion"),
+                output_dir=tmp / "out", progress=False)
     return res, uri, labels_csv, feats
 
 
@@ -64,9 +70,7 @@ def test_parent_and_child_runs_with_comparable_metrics(trained):
         hist = client.get_metric_history(r.info.run_id, "f1")
         assert sorted(m.step for m in hist) == [0, 1, 2]
     p = parent[0].data
-    from mlkit.models.dataset import sha256_file
-
-    assert p.params["labels_sha256"] == sha256_file(labels_csv)
+    assert p.params["labels_sha256"] == file_sha256(labels_csv)
     assert len(p.params["features_sha256"]) == 64
     assert p.params["mobile_ion"] == "Na" and p.params["model"] == res.trainer.best_model_
     arts = {a.path for a in client.list_artifacts(res.run_id)}
@@ -80,19 +84,18 @@ def test_parent_and_child_runs_with_comparable_metrics(trained):
 def test_registered_alias_loads_the_model_with_its_settings(trained):
     import mlflow
 
-    from mlkit.tracking import load_model
-
     res, uri, _, feats = trained
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
     mv = client.get_model_version_by_alias("rotor", "champion")
     assert str(mv.version) == res.registered["version"]
     for model_uri in ("models:/rotor@champion", res.model_uri):
-        pipeline, settings = load_model(model_uri, tracking_uri=uri)
-        assert settings["feature_columns"] == res.trainer.feature_columns_
-        assert settings["mobile_ion"] == "Na" and settings["disorder"] == "average"
-        assert set(settings["train_min"]) == set(settings["feature_columns"])
+        model = load_trained_model(model_uri, tracking_uri=uri)
+        assert model.fitted.feature_columns == tuple(res.trainer.feature_columns_)
+        assert model.featurization == res.model.featurization
+        assert model.labels == LabelPolicy("rot")
+        assert set(model.fitted.train_min) == set(model.fitted.feature_columns)
         X = feats.set_index("id")[res.trainer.input_columns_]
-        np.testing.assert_array_equal(pipeline.predict(res.trainer.prepare(X)),
+        np.testing.assert_array_equal(model.fitted.pipeline.predict(res.trainer.prepare(X)),
                                       res.trainer.predict(X))
     # the pyfunc flavour works on raw feature rows and carries a signature
     model = mlflow.pyfunc.load_model("models:/rotor@champion")
@@ -115,11 +118,11 @@ def test_tracking_uri_from_environment(tmp_path, monkeypatch):
 
 
 def test_bad_model_uri_is_one_line_error(trained):
-    from mlkit.tracking import load_model
+    from mlkit.errors import MlkitError
 
     _, uri, _, _ = trained
-    with pytest.raises(RuntimeError, match=r"models:/nope@champion: cannot load model"):
-        load_model("models:/nope@champion", tracking_uri=uri)
+    with pytest.raises(MlkitError, match=r"models:/nope@champion: cannot load model"):
+        load_trained_model("models:/nope@champion", tracking_uri=uri)
 
 
 def _free_port() -> int:
@@ -160,10 +163,12 @@ def test_mlflow_server_end_to_end(tmp_path):
                 pytest.fail("mlflow server did not start")
             time.sleep(1)
         feats, labels = _data(seed=1)
-        res = train(labels, "rot", features=feats, models="logreg,rf", outer_folds=3,
-                    n_trials=2, tracking_uri=base, experiment="server-exp",
-                    register_name="srv_model", output_dir=tmp_path / "out", progress=False,
-                    explain=False)
+        res = train(labels, LabelPolicy("rot"), features=feats,
+                    trainer=Trainer(models="logreg,rf", outer_folds=3, n_trials=2,
+                                    progress=False),
+                    tracking=TrackingSettings(tracking_uri=base, experiment="server-exp",
+                                              register_name="srv_model"),
+                    output_dir=tmp_path / "out", progress=False, explain=False)
         with urllib.request.urlopen(
             f"{base}/api/2.0/mlflow/experiments/get-by-name?experiment_name=server-exp",
             timeout=30,
@@ -186,7 +191,7 @@ def test_mlflow_server_end_to_end(tmp_path):
             assert metrics["f1_mean"] == pytest.approx(
                 res.trainer.summary().loc[name, "f1_mean"])
         # the registered model is served back through the same server
-        from mlkit.predict import predict_features
+        from mlkit.workflows import predict_features
 
         pred = predict_features("models:/srv_model@champion", feats, tracking_uri=base)
         assert len(pred) == len(feats) and (pred["error"] == "").all()

@@ -1,6 +1,12 @@
-"""Predict new CIFs from models:/NAME@ALIAS with the training featurization settings."""
+"""Predict new CIFs from models:/NAME@ALIAS or a model directory with the training
+featurization settings."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -8,8 +14,13 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from mlkit.cli import main as cli_main
-from mlkit.models.train import train
-from mlkit.predict import predict_paths
+from mlkit.features import FeaturizationSettings
+from mlkit.models.dataset import LabelPolicy
+from mlkit.models.trainer import Trainer
+from mlkit.tracking import TrackingSettings
+from mlkit.workflows import predict_paths, train
+
+REPO = Path(__file__).resolve().parents[2]
 
 R_M = {"Nb": 0.64, "Ta": 0.64, "V": 0.54, "Sb": 0.60}
 
@@ -34,8 +45,10 @@ def model(tmp_path_factory):
             rows.append({"id": sid, "vpa_label": st.volume / len(st)})
     pd.DataFrame(rows).to_csv(tmp / "labels.csv", index=False)
     uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    res = train(tmp / "labels.csv", "vpa_label", structures=[sdir], models="logreg",
-                outer_folds=3, n_trials=2, tracking_uri=uri, register_name="perov",
+    res = train(tmp / "labels.csv", LabelPolicy("vpa_label"), structures=[sdir],
+                featurization=FeaturizationSettings(max_sites=500),
+                trainer=Trainer(models="logreg", outer_folds=3, n_trials=2, progress=False),
+                tracking=TrackingSettings(tracking_uri=uri, register_name="perov"),
                 output_dir=tmp / "out", cache_dir=tmp / "cache", progress=False, explain=False)
     return res, uri, tmp
 
@@ -45,7 +58,8 @@ def test_settings_recorded_with_the_model(model):
     s = res.settings
     assert s["feature_source"] == "structures" and s["mobile_ion"] == "Na"
     assert s["featurizers"] and "structural" in s["featurizers"]
-    assert s["disorder"] == "average" and s["max_sites"] == 2000
+    assert s["disorder"] == "average" and s["max_sites"] == 500
+    assert res.model.featurization == FeaturizationSettings(max_sites=500)
 
 
 def test_predict_new_structures_with_errors_and_range_flags(model, tmp_path):
@@ -92,3 +106,48 @@ def test_cli_predict_unknown_model_is_one_line_error(model, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "models:/nothere@champion: cannot load model" in err
     assert len(err.splitlines()) == 1
+
+
+def test_predict_from_a_model_directory_does_not_import_mlflow(model, tmp_path):
+    """``mlkit predict --model DIR`` reads joblib + json: mlflow is never imported."""
+    res, uri, tmp = model
+    f = tmp_path / "x.cif"
+    perovskite("Nb", 1.0).to(filename=str(f))
+    script = (
+        "import sys\n"
+        "from mlkit.cli import main\n"
+        f"rc = main(['predict', '--model', {str(tmp / 'out' / 'final_model')!r}, {str(f)!r},"
+        f" '-o', {str(tmp_path / 'p.csv')!r}, '--no-cache', '--no-progress'])\n"
+        "assert rc == 0, rc\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow')\n"
+        "assert not loaded, loaded\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get(
+        "PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    by_dir = pd.read_csv(tmp_path / "p.csv")
+    by_uri = predict_paths("models:/perov@champion", [f], tracking_uri=uri, use_cache=False,
+                           progress=False)
+    assert by_dir["prediction"].iloc[0] == pytest.approx(float(by_uri["prediction"].iloc[0]))
+
+
+def test_predict_featurizes_with_the_stored_settings_object(model, tmp_path):
+    """A structure over the model's site limit (500, not the default 2000) is an error row."""
+    _, uri, _ = model
+    big = perovskite("Nb", 1.0) * (6, 6, 6)  # 1080 sites
+    big.to(filename=str(tmp_path / "big.cif"))
+    out = predict_paths("models:/perov@champion", [tmp_path / "big.cif"], tracking_uri=uri,
+                        use_cache=False, progress=False)
+    assert "500" in out.loc[0, "error"] and pd.isna(out.loc[0, "prediction"])
+
+
+def test_cli_predict_deprecated_n_jobs_alias(model, tmp_path, capsys):
+    _, _, tmp = model
+    f = tmp_path / "x.cif"
+    perovskite("V", 1.0).to(filename=str(f))
+    rc = cli_main(["predict", "--model", str(tmp / "out" / "final_model"), str(f), "-o",
+                   str(tmp_path / "p.csv"), "--n-jobs", "1", "--no-cache", "--no-progress"])
+    assert rc == 0
+    assert "--n-jobs is deprecated; use --jobs" in capsys.readouterr().err

@@ -1,0 +1,239 @@
+"""The package's layers only look down: every import between subpackages is an allowed edge.
+
+Every module of ``mlkit`` is parsed with :mod:`ast` (imports inside functions and
+``TYPE_CHECKING`` blocks count too) and mapped to its subpackage. The test fails on an
+import that is not in :data:`ALLOWED` -- an import pointing up the flow -- and on any
+cycle between subpackages, naming the file, line and imported module.
+
+Run it as a script to print the subpackage dependency list::
+
+    python -m tests.test_architecture [PACKAGE_DIR]
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1] / "mlkit"
+
+#: subpackage -> the subpackages it may import. This table *is* the architecture:
+#: structures -> features -> models -> (explain, tracking) -> workflows -> cli, and
+#: potentials -> md / phonons -> analysis -> labels. ``mlkit`` is the root
+#: ``__init__`` (version, default mobile ion); ``errors`` and ``utils`` are the floor.
+ALLOWED: dict[str, frozenset[str]] = {
+    name: frozenset(deps)
+    for name, deps in {
+        "mlkit": (),
+        "errors": (),
+        "utils": (),
+        "structures": ("mlkit", "errors", "utils"),
+        "features": ("mlkit", "errors", "utils", "structures"),
+        # models holds estimators and the search only: no featurization, no mlflow,
+        # no figures of explain; it may use the fixed category list of structures
+        "models": ("mlkit", "errors", "utils", "structures"),
+        "explain": ("mlkit", "errors", "utils", "models"),
+        "tracking": ("mlkit", "errors", "utils", "models"),
+        "workflows": (
+            "mlkit", "errors", "utils", "structures", "features", "models", "explain",
+            "tracking",
+        ),
+        "potentials": ("mlkit", "errors", "utils"),
+        "md": ("mlkit", "errors", "utils", "structures", "potentials"),
+        "phonons": ("mlkit", "errors", "utils", "structures", "potentials"),
+        # analysis: pure kernels; structures only for the framework chemistry
+        "analysis": ("mlkit", "errors", "utils", "structures"),
+        "labels": (
+            "mlkit", "errors", "utils", "structures", "potentials", "md", "phonons", "analysis",
+        ),
+        "cli": (
+            "mlkit", "errors", "utils", "structures", "features", "models", "explain",
+            "tracking", "workflows", "potentials", "md", "phonons", "analysis", "labels",
+        ),
+        "__main__": ("cli",),
+    }.items()
+}
+
+
+#: upward imports in files another branch owns, each with its fix; remove the entry
+#: with the fix (``test_pending_entries_still_exist`` fails once the import is gone)
+PENDING: dict[tuple[str, str], str] = {
+    ("mlkit/models/subsets.py", "mlkit.features"): (
+        "prepare_table moved to mlkit.workflows.prepare_subset_table; delete it from "
+        "models.subsets when the subsets package lands"
+    ),
+}
+
+
+def subpackage_of(module: str) -> str:
+    """``mlkit.features.base`` -> ``features``; ``mlkit`` -> ``mlkit``."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def module_name(path: Path, package_dir: Path) -> str:
+    rel = path.relative_to(package_dir.parent).with_suffix("")
+    parts = list(rel.parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def imports_of(path: Path, package_dir: Path) -> list[tuple[int, str]]:
+    """``(line, imported mlkit module)`` for every import in the file, at any depth."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    this = module_name(path, package_dir)
+    is_pkg = path.name == "__init__.py"
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names if a.name.split(".")[0] == "mlkit"]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against this module
+                base = this.split(".")
+                base = base[: len(base) - node.level + (1 if is_pkg else 0)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "mlkit":
+                continue
+            if target == "mlkit":  # ``from mlkit import features`` imports a subpackage
+                for a in node.names:
+                    sub = f"mlkit.{a.name}"
+                    known = (package_dir / a.name).is_dir() or (
+                        package_dir / f"{a.name}.py"
+                    ).exists()
+                    found.append((node.lineno, sub if known else "mlkit"))
+            else:
+                found.append((node.lineno, target))
+    return found
+
+
+def dependency_edges(
+    package_dir: Path = PACKAGE_DIR, *, skip: frozenset[tuple[str, str]] = frozenset()
+) -> dict[tuple[str, str], list[str]]:
+    """``(from subpackage, to subpackage) -> ["file:line imports module", ...]``.
+
+    ``skip`` holds ``(file, imported subpackage module)`` pairs to leave out.
+    """
+    edges: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for path in sorted(package_dir.rglob("*.py")):
+        src = subpackage_of(module_name(path, package_dir))
+        rel = path.relative_to(package_dir.parent).as_posix()
+        for line, target in imports_of(path, package_dir):
+            dst = subpackage_of(target)
+            if dst != src and (rel, f"mlkit.{dst}") not in skip:
+                edges[(src, dst)].append(f"{rel}:{line} imports {target}")
+    return dict(edges)
+
+
+def find_cycles(edges: dict[tuple[str, str], list[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one subpackage (Tarjan)."""
+    graph: dict[str, set[str]] = defaultdict(set)
+    for a, b in edges:
+        graph[a].add(b)
+        graph.setdefault(b, set())
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def dependency_list(package_dir: Path = PACKAGE_DIR) -> str:
+    """One line per subpackage: ``name -> dep, dep, ...`` (sorted)."""
+    deps: dict[str, set[str]] = defaultdict(set)
+    for path in package_dir.rglob("*.py"):
+        deps[subpackage_of(module_name(path, package_dir))]
+    for a, b in dependency_edges(package_dir):
+        deps[a].add(b)
+    return "\n".join(
+        f"{a} -> {', '.join(sorted(d)) or '(nothing)'}" for a, d in sorted(deps.items())
+    )
+
+
+# -- tests --------------------------------------------------------------------------------
+def test_every_subpackage_is_in_the_table():
+    names = {subpackage_of(module_name(p, PACKAGE_DIR)) for p in PACKAGE_DIR.rglob("*.py")}
+    unknown = sorted(names - set(ALLOWED))
+    assert not unknown, f"add these subpackages to ALLOWED with their layer: {unknown}"
+
+
+def test_imports_only_point_down_the_flow():
+    bad = [
+        f"{where} ({src} -> {dst} is not allowed; {src} may import {sorted(ALLOWED[src])})"
+        for (src, dst), wheres in sorted(dependency_edges(skip=frozenset(PENDING)).items())
+        if dst not in ALLOWED.get(src, frozenset())
+        for where in wheres
+    ]
+    assert not bad, "imports pointing up the flow:\n" + "\n".join(bad)
+
+
+def test_pending_entries_still_exist():
+    edges = dependency_edges()
+    for (file, module), fix in PENDING.items():
+        src = subpackage_of(module_name(PACKAGE_DIR.parent / file, PACKAGE_DIR))
+        found = [w for w in edges.get((src, subpackage_of(module)), []) if w.startswith(file)]
+        assert found, f"{file} no longer imports {module}: remove it from PENDING ({fix})"
+
+
+def test_no_cycle_between_subpackages():
+    edges = dependency_edges()
+    cycles = find_cycles(edges)
+    detail = [
+        f"{' <-> '.join(c)}: " + "; ".join(w for (a, b), ws in edges.items()
+                                          if a in c and b in c for w in ws)
+        for c in cycles
+    ]
+    assert not cycles, "import cycles between subpackages:\n" + "\n".join(detail)
+
+
+def test_the_walker_sees_imports_inside_functions(tmp_path):
+    """The checker itself: a function-level upward import and a cycle are caught."""
+    pkg = tmp_path / "mlkit"
+    for sub in ("models", "tracking"):
+        (pkg / sub).mkdir(parents=True)
+        (pkg / sub / "__init__.py").write_text("")
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models" / "train.py").write_text("def f():\n    from mlkit.tracking import x\n")
+    (pkg / "tracking" / "log.py").write_text("from ..models import train\n")
+    edges = dependency_edges(pkg)
+    assert edges[("models", "tracking")] == ["mlkit/models/train.py:2 imports mlkit.tracking"]
+    assert edges[("tracking", "models")] == ["mlkit/tracking/log.py:1 imports mlkit.models"]
+    assert find_cycles(edges) == [["models", "tracking"]]
+    assert "tracking" not in ALLOWED["models"]
+
+
+if __name__ == "__main__":
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else PACKAGE_DIR
+    print(dependency_list(root))
+    for cycle in find_cycles(dependency_edges(root)):
+        print("cycle:", " <-> ".join(cycle))
