@@ -81,8 +81,9 @@ def validation_ids(n: int) -> list[str]:
 
 
 def run_ml(args: argparse.Namespace) -> None:
-    from mlkit.labels.phonons import PotentialSpec, label_phonons
+    from mlkit.labels.phonons import label_phonons
     from mlkit.phonons import PhononSettings
+    from mlkit.potentials.spec import CalculatorSpec
 
     idx = index().set_index("mp_id")
     ids = validation_ids(args.n)
@@ -91,7 +92,7 @@ def run_ml(args: argparse.Namespace) -> None:
     tag = f"ml_{args.potential}_{'unrelaxed' if args.no_relax else 'relaxed'}"
     t0 = time.time()
     table = label_phonons(paths, None, settings, source="potential",
-                          potential=PotentialSpec(args.potential, threads=1),
+                          potential=CalculatorSpec(args.potential, threads=1),
                           parts_dir=RESULTS / f".parts_{tag}",
                           cache_dir=RESULTS / ".fc_cache", n_jobs=args.jobs)
     wall = time.time() - t0

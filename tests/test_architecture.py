@@ -30,7 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
         "errors": (),
         "utils": (),
         "structures": ("mlkit", "errors", "utils"),
-        "features": ("mlkit", "errors", "utils", "structures"),
+        # features may use phonons/potentials for the opt-in phonon group (never labels)
+        "features": ("mlkit", "errors", "utils", "structures", "potentials", "phonons"),
         # models holds estimators and the search only: no featurization, no mlflow,
         # no figures of explain; it may use the fixed category list of structures
         "models": ("mlkit", "errors", "utils", "structures"),

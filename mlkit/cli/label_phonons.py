@@ -79,11 +79,12 @@ def add_label_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mlkit.labels.phonons import PotentialSpec, label_phonons
+    from mlkit.labels.phonons import label_phonons
+    from mlkit.potentials.spec import CalculatorSpec
 
     out = Path(args.output)
     source = "force_sets" if args.force_sets else "potential"
-    potential = None if args.force_sets else PotentialSpec(
+    potential = None if args.force_sets else CalculatorSpec(
         args.potential, args.device, args.model_path, args.threads)
     df = label_phonons(args.inputs, out, settings_from_args(args), source=source,
                        potential=potential, cache_dir=args.cache_dir, plot_dir=args.plots,

@@ -85,12 +85,12 @@ class PhononFeaturizer(BaseFeaturizer):
 
     def featurize(self, ctx: StructureContext) -> list[float]:
         from mlkit.errors import MlkitError
-        from mlkit.labels.phonons import PotentialSpec, _calculator
         from mlkit.phonons import (
             PhononSettings,
             force_constants_from_potential,
             phonon_descriptors,
         )
+        from mlkit.potentials.spec import CalculatorSpec, calculator_from_spec
 
         structure = ctx.structure
         if not structure.is_ordered:
@@ -101,7 +101,8 @@ class PhononFeaturizer(BaseFeaturizer):
                                   temperatures_K=(float(self.temperature_K),),
                                   supercell_min_atoms=self.supercell_min_atoms)
         try:
-            calc = _calculator(PotentialSpec(self.potential, self.device, self.model_path, None))
+            spec = CalculatorSpec(self.potential, self.device, self.model_path, None)
+            calc = calculator_from_spec(spec)
             model = force_constants_from_potential(structure, calc, settings,
                                                    cache_dir=self.cache_dir)
             row = phonon_descriptors(model, settings, with_band=False).row

@@ -22,7 +22,6 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +30,10 @@ import pandas as pd
 
 from mlkit.errors import MlkitError
 from mlkit.phonons.settings import PhononSettings
+from mlkit.potentials.spec import CalculatorSpec, calculator_from_spec
 from mlkit.utils import atomic_write_text, one_line
 
-__all__ = ["PotentialSpec", "collect_force_set_inputs", "label_one", "label_phonons"]
+__all__ = ["collect_force_set_inputs", "label_one", "label_phonons"]
 
 #: provenance columns first in every row, in this order
 PROVENANCE_COLUMNS = (
@@ -43,29 +43,6 @@ PROVENANCE_COLUMNS = (
     "temperatures_K", "phonopy_version", "mlkit_version", "settings_hash", "total_s",
 )
 ARCHIVE_SUFFIXES = (".tar.lzma", ".tar.xz", ".tar.gz", ".tgz", ".tar")
-
-
-@dataclass(frozen=True)
-class PotentialSpec:
-    """Which potential makes the forces (``source="potential"`` only)."""
-
-    name: str = "sevennet"
-    device: str = "cpu"
-    model_path: str | None = None
-    threads: int | None = 1
-
-
-_CALCULATORS: dict[tuple, Any] = {}
-
-
-def _calculator(spec: PotentialSpec) -> Any:
-    key = (spec.name, spec.device, spec.model_path, spec.threads)
-    if key not in _CALCULATORS:
-        from mlkit.potentials import get_calculator
-
-        _CALCULATORS[key] = get_calculator(spec.name, device=spec.device, threads=spec.threads,
-                                           model_path=spec.model_path)
-    return _CALCULATORS[key]
 
 
 def _input_id(path: Path) -> str:
@@ -98,7 +75,7 @@ def collect_force_set_inputs(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def settings_hash(settings: PhononSettings, source: str, potential: PotentialSpec | None) -> str:
+def settings_hash(settings: PhononSettings, source: str, potential: CalculatorSpec | None) -> str:
     """Hash of everything that changes a row (resume only reuses rows with the same hash)."""
     payload = {"settings": settings.as_dict(), "source": source,
                "potential": [potential.name, potential.model_path] if potential else None}
@@ -122,7 +99,7 @@ def label_one(
     path: str | Path,
     settings: PhononSettings,
     source: str = "potential",
-    potential: PotentialSpec | None = None,
+    potential: CalculatorSpec | None = None,
     cache_dir: str | Path | None = None,
     plot_dir: str | Path | None = None,
 ) -> dict[str, Any]:
@@ -153,7 +130,7 @@ def label_one(
 
             structure = read_structure(path)
             model = force_constants_from_potential(
-                structure, _calculator(potential or PotentialSpec()), settings,
+                structure, calculator_from_spec(potential or CalculatorSpec()), settings,
                 cache_dir=cache_dir, source=str(path))
         else:
             raise MlkitError(f"unknown phonon source {source!r} (potential | force_sets)")
@@ -198,7 +175,7 @@ def label_one(
     return row
 
 
-def _run_and_store(path: str, settings_dict: dict, source: str, potential: PotentialSpec | None,
+def _run_and_store(path: str, settings_dict: dict, source: str, potential: CalculatorSpec | None,
                    cache_dir: str | None, plot_dir: str | None, part: str) -> dict[str, Any]:
     settings = PhononSettings.from_dict(settings_dict)
     if potential is not None and potential.threads:
@@ -219,7 +196,7 @@ def label_phonons(
     settings: PhononSettings | None = None,
     *,
     source: str = "potential",
-    potential: PotentialSpec | None = None,
+    potential: CalculatorSpec | None = None,
     parts_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
     plot_dir: str | Path | None = None,
@@ -239,7 +216,7 @@ def label_phonons(
         CSV written at the end (the rows are already safe in ``parts_dir``).
     settings : PhononSettings
     source : {"potential", "force_sets"}
-    potential : PotentialSpec
+    potential : CalculatorSpec
         Potential, device and weights for ``source="potential"``.
     parts_dir : path, optional
         One JSON row per finished input (default ``<output stem>_parts`` next to the CSV).
@@ -261,7 +238,7 @@ def label_phonons(
     if source == "potential":
         from mlkit.structures import collect_paths
 
-        potential = potential or PotentialSpec()
+        potential = potential or CalculatorSpec()
         files = [Path(p) for p in collect_paths(paths)]
     elif source == "force_sets":
         potential = None

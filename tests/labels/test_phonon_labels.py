@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from mlkit.labels.phonons import PotentialSpec, label_phonons
+from mlkit.labels.phonons import label_phonons
 from mlkit.phonons import PhononSettings
+from mlkit.potentials.spec import CalculatorSpec
 
 pytest.importorskip("phonopy")
 pytest.importorskip("chgnet")
@@ -32,7 +33,7 @@ def _inputs(tmp_path: Path) -> list[Path]:
 def test_batch_gives_error_rows_and_resumes_without_duplicates(tmp_path):
     inputs = _inputs(tmp_path)
     out = tmp_path / "labels.csv"
-    spec = PotentialSpec("chgnet", threads=1)
+    spec = CalculatorSpec("chgnet", threads=1)
     first = label_phonons(inputs, out, FAST, potential=spec, progress=False)
     assert list(first["id"]) == ["NaCl", "broken"]
     assert list(first["status"]) == ["done", "error"]
