@@ -89,15 +89,22 @@ def add_featurization_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--max-sites", type=int, default=2000,
                    help="structures with more sites are error rows (default 2000)")
+    g.add_argument("--potential", default=None,
+                   help="ML potential of the opt-in 'phonon' group (default sevennet)")
+    g.add_argument("--phonon-temperature-K", type=float, default=None,
+                   help="temperature of the 'phonon' group's MSD features (default 800)")
 
 
 def featurization_from_args(args: argparse.Namespace):
     """The :class:`~mlkit.features.settings.FeaturizationSettings` of the parsed options."""
     from mlkit.features.settings import FeaturizationSettings
 
+    phonon = {k: v for k, v in (("potential", getattr(args, "potential", None)),
+                                ("temperature_K", getattr(args, "phonon_temperature_K", None)))
+              if v is not None}
     return FeaturizationSettings(
         featurizers=(args.featurizers,), mobile_ion=args.mobile_ion, disorder=args.disorder,
-        max_sites=args.max_sites,
+        max_sites=args.max_sites, featurizer_params={"phonon": phonon} if phonon else {},
     )
 
 

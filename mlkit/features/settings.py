@@ -22,7 +22,7 @@ from mlkit.structures.disorder import DISORDER_STRATEGIES
 __all__ = ["SETTINGS_VERSION", "FeaturizationSettings", "parse_featurizer_names"]
 
 #: bump when a field is added, removed or changes meaning
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
 
 
 def parse_featurizer_names(names: str | Any | None) -> tuple[str, ...]:
@@ -59,12 +59,16 @@ class FeaturizationSettings:
         Partial-occupancy strategy (:func:`mlkit.structures.resolve_disorder`).
     max_sites : int, default 2000
         Structures with more sites become error rows.
+    featurizer_params : mapping, optional
+        Per-group parameters, e.g. ``{"phonon": {"potential": "chgnet"}}``; stored as a
+        sorted tuple of ``(group, ((name, value), ...))`` so the settings stay hashable.
     """
 
     featurizers: tuple[str, ...] = field(default=DEFAULT_FEATURIZERS)
     mobile_ion: str = DEFAULT_MOBILE_ION
     disorder: str = "average"
     max_sites: int = 2000
+    featurizer_params: Any = ()
 
     def __post_init__(self) -> None:
         from mlkit.features.base import FEATURIZERS
@@ -85,15 +89,28 @@ class FeaturizationSettings:
         if int(self.max_sites) != self.max_sites or self.max_sites < 1:
             raise MlkitError(f"max_sites must be an integer >= 1, got {self.max_sites}")
         object.__setattr__(self, "max_sites", int(self.max_sites))
+        params = dict(self.featurizer_params)
+        for group, values in params.items():
+            if group not in FEATURIZERS:
+                raise MlkitError(f"parameters for unknown featurizer {group!r}")
+            accepted = FEATURIZERS[group]._get_param_names()
+            bad = sorted(set(dict(values)) - set(accepted))
+            if bad:
+                raise MlkitError(f"featurizer {group!r} has no parameter(s) {', '.join(bad)}")
+        object.__setattr__(self, "featurizer_params", tuple(sorted(
+            (g, tuple(sorted(dict(v).items()))) for g, v in params.items())))
 
     def build_featurizers(self) -> list[BaseFeaturizer]:
         """New featurizer instances, ``mobile_ion`` passed to those that take it."""
-        return [get_featurizer(name, mobile_ion=self.mobile_ion) for name in self.featurizers]
+        params = {g: dict(v) for g, v in self.featurizer_params}
+        return [get_featurizer(name, **{"mobile_ion": self.mobile_ion, **params.get(name, {})})
+                for name in self.featurizers]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict with ``"version"``; :meth:`from_dict` reads it back."""
         out = asdict(self)
         out["featurizers"] = list(self.featurizers)
+        out["featurizer_params"] = {g: dict(v) for g, v in self.featurizer_params}
         return {"version": SETTINGS_VERSION, **out}
 
     @classmethod
@@ -109,8 +126,8 @@ class FeaturizationSettings:
                 f"featurization settings version {version} is newer than this mlkit "
                 f"understands ({SETTINGS_VERSION}); upgrade mlkit"
             )
-        known = ("featurizers", "mobile_ion", "disorder", "max_sites")
-        if version == SETTINGS_VERSION:
+        known = ("featurizers", "mobile_ion", "disorder", "max_sites", "featurizer_params")
+        if version >= 1:
             extra = sorted(set(data) - {"version", *known})
             if extra:
                 raise MlkitError(f"unknown featurization setting(s): {', '.join(extra)}")

@@ -171,7 +171,7 @@ def test_settings_round_trip_and_validation():
                               max_sites=300)
     assert s.featurizers == DEFAULT_FEATURIZERS + ("magpie",)
     d = s.to_dict()
-    assert d["version"] == 1 and d["featurizers"][-1] == "magpie"
+    assert d["version"] == 2 and d["featurizers"][-1] == "magpie"
     assert FeaturizationSettings.from_dict(json.loads(json.dumps(d))) == s
     assert hash(s) == hash(FeaturizationSettings.from_dict(d))  # frozen: usable as a key
     with pytest.raises(dataclasses.FrozenInstanceError):
@@ -182,6 +182,11 @@ def test_settings_round_trip_and_validation():
         FeaturizationSettings(disorder="random")
     with pytest.raises(MlkitError, match="max_sites"):
         FeaturizationSettings(max_sites=0)
+    p = FeaturizationSettings(["default,phonon"], featurizer_params={"phonon": {"potential": "x"}})
+    assert FeaturizationSettings.from_dict(json.loads(json.dumps(p.to_dict()))) == p
+    assert p.build_featurizers()[-1].get_params()["potential"] == "x"
+    with pytest.raises(MlkitError, match="no parameter"):
+        FeaturizationSettings(featurizer_params={"phonon": {"bogus": 1}})
     with pytest.raises(MlkitError, match="newer"):
         FeaturizationSettings.from_dict({**d, "version": 99})
     with pytest.raises(MlkitError, match="unknown featurization setting"):

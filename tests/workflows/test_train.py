@@ -67,7 +67,7 @@ def test_the_model_directory_round_trips_the_settings_objects(tmp_path):
     X = feats.set_index("id")
     np.testing.assert_allclose(model.predict_frame(X)["prediction"], res.trainer.predict(X))
     saved = json.loads((tmp_path / "final_model" / "settings.json").read_text())
-    assert saved["format_version"] == 2 and saved["featurization"]["version"] == 1
+    assert saved["format_version"] == 2 and saved["featurization"]["version"] == 2
     assert saved["featurization"]["featurizers"] == ["structural", "magpie"]
 
 
