@@ -52,7 +52,7 @@ from mlkit.models.subsets.execution import (
     write_chunk,
 )
 from mlkit.models.subsets.fits import ESTIMATORS, logreg_chunk_arrays
-from mlkit.models.subsets.folds import make_folds, validate_xy
+from mlkit.models.subsets.folds import FoldData, make_folds, validate_xy
 from mlkit.models.subsets.result import StreamingSummary, SubsetSearchResult
 
 __all__ = ["MAX_SUBSETS", "exhaustive_subset_search", "subset_fold_fits"]
@@ -165,7 +165,6 @@ def exhaustive_subset_search(
     spec["fp"] = fingerprint(data, spec, names)
     chunks = chunk_ids(p, n_low, max_k)
     summary = StreamingSummary(p, metric)
-    frames: list[pd.DataFrame] = []
     ckpt = Path(checkpoint_dir) if checkpoint_dir is not None else None
     done: set[int] = set()
     if ckpt is not None:
@@ -176,14 +175,39 @@ def exhaustive_subset_search(
     todo = [c for c in chunks if c not in done]
     if max_chunks is not None:
         todo = todo[: max(int(max_chunks), 0)]
+    frames = _execute(data, todo, spec, summary, ckpt, done, n_jobs=n_jobs,
+                      dask_client=dask_client, progress=progress, total=total)
+    params = {k: v for k, v in spec.items() if k not in ("estimator_obj", "fp")}
+    params.update({"chunk_size": 1 << n_low, "n_features_total": p, "n_samples": int(len(y01))})
+    return SubsetSearchResult(
+        feature_names=names,
+        metric=metric,
+        best_by_size=summary.best_by_size(names),
+        size_summary=summary.size_table(),
+        n_not_converged=summary.n_not_converged,
+        complete=len(done) == len(chunks),
+        params=params,
+        classes=classes,
+        checkpoint_dir=ckpt,
+        _table=None if ckpt is not None else concat_tables(frames, p),
+    )
+
+
+def _execute(data: FoldData, todo: list[int], spec: dict, summary: StreamingSummary,
+             ckpt: Path | None, done: set[int], *, n_jobs: int | None, dask_client: Any,
+             progress: bool, total: int) -> list[pd.DataFrame]:
+    """Run the ``todo`` chunks; each table goes to ``summary`` and to its checkpoint file
+    (or, without ``ckpt``, into the returned list). Finished chunk ids are added to ``done``.
+    """
     from tqdm.auto import tqdm
 
+    frames: list[pd.DataFrame] = []
     bar = tqdm(
         total=total,
         initial=summary.n_rows,
         unit="subset",
         disable=not progress,
-        desc=f"subset search ({est_name})",
+        desc=f"subset search ({spec['estimator']})",
         smoothing=0.1,
     )
     own_client = None
@@ -209,20 +233,7 @@ def exhaustive_subset_search(
         bar.close()
         if own_client is not None:
             own_client.close()
-    params = {k: v for k, v in spec.items() if k not in ("estimator_obj", "fp")}
-    params.update({"chunk_size": 1 << n_low, "n_features_total": p, "n_samples": int(len(y01))})
-    return SubsetSearchResult(
-        feature_names=names,
-        metric=metric,
-        best_by_size=summary.best_by_size(names),
-        size_summary=summary.size_table(),
-        n_not_converged=summary.n_not_converged,
-        complete=len(done) == len(chunks),
-        params=params,
-        classes=classes,
-        checkpoint_dir=ckpt,
-        _table=None if ckpt is not None else concat_tables(frames, p),
-    )
+    return frames
 
 
 def subset_fold_fits(
