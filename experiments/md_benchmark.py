@@ -85,7 +85,7 @@ def observer_cost_ms_per_step(structure, calc, workdir: Path, n_cycles: int = 20
     from ase.md.velocitydistribution import thermalize_momenta
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from mlkit.md.run import BlowUpGuard, Checkpointer, FrameWriter
+    from mlkit.md.observers import BlowUpGuard, Checkpointer, FrameWriter
     from mlkit.md.store import TrajectoryStore
 
     atoms = AseAtomsAdaptor.get_atoms(structure)

@@ -44,10 +44,11 @@ from mlkit.analysis.spectra import (
     spectral_center,
     vacf,
 )
-from mlkit.analysis.summary import analyze_trajectory
+from mlkit.analysis.summary import AnalysisSettings, analyze_trajectory
 
 __all__ = [
     "DEFAULT_CHARGES_E",
+    "AnalysisSettings",
     "ArrheniusFit",
     "CouplingResult",
     "DiffusivityFit",

@@ -1,6 +1,8 @@
-"""PNG plots of analysis curves (matplotlib, Agg backend).
+"""PNG plots of analysis curves.
 
 Each function takes arrays and an output path, writes one PNG and returns the path.
+Figures are :class:`matplotlib.figure.Figure` objects (no pyplot state), so plotting
+neither needs nor switches a matplotlib backend.
 """
 
 from __future__ import annotations
@@ -22,21 +24,17 @@ __all__ = [
 
 
 def _figure(figsize=(5.0, 3.6)):
-    import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=figsize)
-    return plt, fig, ax
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots()
 
 
-def _save(plt, fig, path: str | Path) -> Path:
+def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
 
 
@@ -59,7 +57,7 @@ def plot_msd(
     thresholds_A2 : mapping label -> value, optional
         Horizontal dashed lines (e.g. {"diffusion": 5, "melting": 2}).
     """
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     for s, m in msd_A2.items():
         m = np.asarray(m)
         ax.plot(lag_ps, m.sum(axis=1) if m.ndim == 2 else m, label=s)
@@ -70,7 +68,7 @@ def plot_msd(
     ax.set_ylabel(r"MSD ($\AA^2$)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_c_t(
@@ -86,7 +84,7 @@ def plot_c_t(
 
     ``reference`` (same shape as ``c_t``) is drawn dashed, e.g. an analytic curve.
     """
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     ax.plot(lag_ps, c_t, label="C(t)")
     if reference is not None:
         ax.plot(lag_ps, reference, "--", label="reference")
@@ -95,7 +93,7 @@ def plot_c_t(
     ax.set_ylabel("C(t)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_spectra(
@@ -110,7 +108,7 @@ def plot_spectra(
 
     ``freq_THz`` is one array shared by all spectra or a mapping with the same keys.
     """
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     for name, s in spectra.items():
         f = freq_THz[name] if isinstance(freq_THz, Mapping) else freq_THz
         f, s = np.asarray(f), np.asarray(s)
@@ -121,7 +119,7 @@ def plot_spectra(
     ax.set_ylabel("power (normalised)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_arrhenius(
@@ -137,7 +135,7 @@ def plot_arrhenius(
     """log10 D against 1000/T with an optional :class:`ArrheniusFit` line."""
     t = np.asarray(temperatures_K, dtype=float)
     d = np.asarray(diffusivities_cm2_s, dtype=float)
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     yerr = None
     if diffusivity_errs_cm2_s is not None:
         e = np.asarray(diffusivity_errs_cm2_s, dtype=float)
@@ -152,7 +150,7 @@ def plot_arrhenius(
     ax.set_ylabel(r"log$_{10}$ D (cm$^2$/s)")
     ax.set_title(title)
     ax.legend(fontsize=8)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_orientation_density(
@@ -164,14 +162,14 @@ def plot_orientation_density(
     title: str = "",
 ) -> Path:
     """Orientation density rho(theta, phi) (per steradian) as a colour map."""
-    plt, fig, ax = _figure((5.6, 3.6))
+    fig, ax = _figure((5.6, 3.6))
     mesh = ax.pcolormesh(phi_edges_deg, theta_edges_deg, rho_per_sr, shading="flat")
     fig.colorbar(mesh, ax=ax, label=r"$\rho$ (1/sr)")
     ax.set_xlabel(r"$\phi$ (deg)")
     ax.set_ylabel(r"$\theta$ (deg)")
     ax.invert_yaxis()
     ax.set_title(title)
-    return _save(plt, fig, path)
+    return _save(fig, path)
 
 
 def plot_trajectory_curves(

@@ -2,16 +2,29 @@
 
 Array-based on purpose (no dependency on the MD store): the MD/labels layer
 reads a trajectory and passes arrays. Units are in the keys of the returned dict.
+
+The analysis runs as steps, each a small function over one prepared trajectory
+(:class:`PreparedTrajectory`) and the :class:`AnalysisSettings`:
+
+1. :func:`prepare_trajectory` -- check the arrays, find the mobile ions, drift-correct;
+2. :func:`diffusion_step` -- MSD, D (OLS, GLS, block error), conductivity;
+3. :func:`framework_step` -- framework melting and polyanion integrity;
+4. :func:`reorientation_step` -- C(t), jumps, libration spectrum, orientation density;
+5. :func:`hops_step` and :func:`coupling_step` -- mobile-ion hops, cation-anion coupling;
+6. :func:`spectra_step` -- mobile-ion vibrational spectrum and its overlap with libration;
+7. :func:`assemble_row` -- the label row (thresholds -> booleans -> category).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from mlkit.analysis.coupling import cation_anion_coupling
+from mlkit.analysis.coupling import CouplingResult, cation_anion_coupling
 from mlkit.analysis.diffusion import (
     default_charge,
     diffusivity_block_average,
@@ -19,8 +32,13 @@ from mlkit.analysis.diffusion import (
     diffusivity_gls,
     nernst_einstein_conductivity,
 )
-from mlkit.analysis.framework import category, framework_cation_mask, framework_melting_test
-from mlkit.analysis.hops import hop_events
+from mlkit.analysis.framework import (
+    FrameworkTest,
+    category,
+    framework_cation_mask,
+    framework_melting_test,
+)
+from mlkit.analysis.hops import HopEvents, hop_events
 from mlkit.analysis.msd import drift_correct, msd_fft, species_masses
 from mlkit.analysis.reorientation import (
     center_ligand_vectors,
@@ -38,7 +56,88 @@ from mlkit.analysis.spectra import (
 )
 from mlkit.errors import MlkitError
 
-__all__ = ["analyze_trajectory", "expected_end_acf", "spectral_overlap"]
+__all__ = [
+    "AnalysisSettings",
+    "PreparedTrajectory",
+    "analyze_trajectory",
+    "assemble_row",
+    "coupling_step",
+    "diffusion_step",
+    "expected_end_acf",
+    "framework_step",
+    "hops_step",
+    "prepare_trajectory",
+    "reorientation_step",
+    "spectra_step",
+    "spectral_overlap",
+]
+
+NAN = float("nan")
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """How a trajectory becomes labels (the paper's thresholds and windows by default).
+
+    Parameters
+    ----------
+    melt_threshold_A2, diffusion_threshold_A2, rotation_threshold : float
+        Paper thresholds: 2 A^2 (non-mobile cations), 5 A^2 (mobile ion), C(t_end) < 0.9.
+    hop_a_A, hop_residence_ps, hop_window_ps : float
+        h_i parameters a = 3.8 A, dt = 3 ps, t_a = 9 ps.
+    jump_threshold_deg, jump_smoothing_fs : float
+        Reorientation jumps (> 70 deg).
+    fit_start_fraction, fit_end_fraction : float
+        Lag window of the MSD/C(t) fits (fractions of the run).
+    n_blocks : int
+        Blocks for the block-averaging error of D (the regression error is used,
+        ``diffusivity_err_method="ols"``, when the run has < 10 frames per block).
+    framework_species : tuple of str, optional
+        Override the species counted as non-mobile cations.
+    coupling_shell_cutoff_A : float, optional
+        First-shell radius for the coupling analysis.
+    spectrum_max_freq_THz : float
+        Upper limit for the spectral overlap (8 THz).
+    spectrum_max_lag_ps : float
+        Autocorrelations are truncated at min(T/2, this) before the Fourier
+        transform (smoother spectra, resolution ~ 1/lag).
+    """
+
+    melt_threshold_A2: float = 2.0
+    diffusion_threshold_A2: float = 5.0
+    rotation_threshold: float = 0.9
+    hop_a_A: float = 3.8
+    hop_residence_ps: float = 3.0
+    hop_window_ps: float = 9.0
+    jump_threshold_deg: float = 70.0
+    jump_smoothing_fs: float = 200.0
+    fit_start_fraction: float = 0.1
+    fit_end_fraction: float = 0.5
+    n_blocks: int = 5
+    framework_species: tuple[str, ...] | None = None
+    coupling_shell_cutoff_A: float | None = None
+    spectrum_max_freq_THz: float = 8.0
+    spectrum_max_lag_ps: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.framework_species is not None and not isinstance(self.framework_species, tuple):
+            object.__setattr__(self, "framework_species", tuple(self.framework_species))
+
+    def replace(self, **changes: Any) -> AnalysisSettings:
+        """A copy with ``changes`` applied; unknown names raise ``TypeError``."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise TypeError(f"unknown analysis setting(s): {', '.join(unknown)}")
+        return dataclasses.replace(self, **changes)
+
+    @property
+    def fit_window(self) -> dict[str, float]:
+        """``start_fraction``/``end_fraction`` keywords of the MSD and C(t) fits."""
+        return {"start_fraction": self.fit_start_fraction, "end_fraction": self.fit_end_fraction}
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
 
 
 def expected_end_acf(
@@ -132,6 +231,305 @@ def _check_inputs(positions_A, species, cell_A, frame_interval_fs, temperature_K
     return x, cell, v
 
 
+@dataclass(frozen=True)
+class PreparedTrajectory:
+    """A checked trajectory and what every step needs from it (output of step 1).
+
+    Attributes
+    ----------
+    x : ndarray of shape (n_frames, n_atoms, 3)
+        Unwrapped positions, A.
+    xc : ndarray of shape (n_frames, n_atoms, 3)
+        Positions drift-corrected against the centre of mass of the non-mobile atoms.
+    cell : ndarray of shape (3, 3) or (n_frames, 3, 3)
+    velocities : ndarray or None
+    species : ndarray of str, shape (n_atoms,)
+    mobile : ndarray of int
+        Indices of the mobile ions.
+    centers, ligands : rotor centre indices and one ligand index array per rotor
+    masses : ndarray of shape (n_atoms,)
+    lag_ps : ndarray of shape (n_frames,)
+    frame_interval_fs, temperature_K, charge_e, volume_A3 : float
+    mobile_ion : str
+    """
+
+    x: np.ndarray
+    xc: np.ndarray
+    cell: np.ndarray
+    velocities: np.ndarray | None
+    species: np.ndarray
+    mobile: np.ndarray
+    centers: np.ndarray
+    ligands: list[np.ndarray]
+    masses: np.ndarray
+    lag_ps: np.ndarray
+    frame_interval_fs: float
+    temperature_K: float
+    charge_e: float
+    volume_A3: float
+    mobile_ion: str
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def duration_ps(self) -> float:
+        return float(self.lag_ps[-1])
+
+    @property
+    def non_mobile(self) -> np.ndarray:
+        """Boolean mask of every atom that is not a mobile ion."""
+        return self.species != self.mobile_ion
+
+    def spectrum_lag_fraction(self, settings: AnalysisSettings) -> float:
+        """Fraction of the run kept in the autocorrelations before the Fourier transform."""
+        duration = self.duration_ps
+        return min(0.5, settings.spectrum_max_lag_ps / duration) if duration > 0 else 0.5
+
+
+def prepare_trajectory(
+    positions_A: np.ndarray,
+    species: Sequence[str],
+    cell_A: np.ndarray,
+    frame_interval_fs: float,
+    temperature_K: float,
+    rotor_centers: Sequence[int] | np.ndarray = (),
+    rotor_ligands: Sequence[Sequence[int] | np.ndarray] = (),
+    mobile_ion: str = "Na",
+    velocities_A_fs: np.ndarray | None = None,
+    charge_e: float | None = None,
+) -> PreparedTrajectory:
+    """Step 1: check the arrays and drift-correct (arguments as :func:`analyze_trajectory`)."""
+    x, cell, v = _check_inputs(positions_A, species, cell_A, frame_interval_fs,
+                               temperature_K, velocities_A_fs)
+    sp = np.asarray(species)
+    mobile = np.nonzero(sp == mobile_ion)[0]
+    if len(mobile) == 0:
+        raise MlkitError(f"species: no {mobile_ion} atoms (mobile_ion={mobile_ion!r})")
+    masses = species_masses(species)
+    non_mobile = sp != mobile_ion
+    return PreparedTrajectory(
+        x=x,
+        xc=drift_correct(x, non_mobile, masses) if non_mobile.any() else x,
+        cell=cell,
+        velocities=v,
+        species=sp,
+        mobile=mobile,
+        centers=np.asarray(rotor_centers, dtype=int).ravel(),
+        ligands=[np.asarray(lig, dtype=int).ravel() for lig in rotor_ligands],
+        masses=masses,
+        lag_ps=np.arange(x.shape[0]) * (frame_interval_fs / 1000.0),
+        frame_interval_fs=frame_interval_fs,
+        temperature_K=temperature_K,
+        charge_e=default_charge(mobile_ion) if charge_e is None else float(charge_e),
+        volume_A3=float(np.mean(np.abs(np.linalg.det(cell)))),
+        mobile_ion=mobile_ion,
+    )
+
+
+def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[str, Any]:
+    """Step 2: MSD per species, D of the mobile ion (default: OLS with block error), sigma.
+
+    Returns the diffusion columns of the row plus ``msd_species`` (curves) and
+    ``d_ols`` (the fit, for its window).
+    """
+    sp, mobile, xc, lag = tr.species, tr.mobile, tr.xc, tr.lag_ps
+    fit_kw = settings.fit_window
+    per_atom = msd_fft(xc)
+    msd_species = {s: per_atom[:, sp == s, :].mean(axis=1) for s in dict.fromkeys(sp.tolist())}
+    msd_mob = msd_species[tr.mobile_ion].sum(axis=1)
+    d_gls = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
+    d_ols = diffusivity_from_msd(lag, msd_mob, **fit_kw)
+    block_err = NAN
+    if settings.n_blocks >= 2 and tr.n_frames // settings.n_blocks >= 10:
+        block_err = diffusivity_block_average(
+            xc[:, mobile], tr.frame_interval_fs, n_blocks=settings.n_blocks, **fit_kw
+        )[0].diffusivity_err_cm2_s
+    # Default D: OLS over the window with the block error (robust to a curved,
+    # sub-diffusive MSD). GLS is reported alongside: more efficient for ideal
+    # diffusion, but it leans on the short lags of the window.
+    if np.isfinite(block_err):
+        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, block_err, "block"
+    else:
+        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, d_ols.diffusivity_err_cm2_s, "ols"
+    d_dir = [diffusivity_from_msd(lag, msd_species[tr.mobile_ion][:, k], dim=1, **fit_kw)
+             for k in range(3)]
+    n_mob = len(mobile)
+    return {
+        "msd_species": msd_species,
+        "d_ols": d_ols,
+        # expected end-point MSD from the OLS line (same estimator as the framework test)
+        "msd_mobile_A2": float(d_ols.msd_at(tr.duration_ps)),
+        "msd_mobile_endpoint_A2": float(((xc[-1, mobile] - xc[0, mobile]) ** 2)
+                                        .sum(axis=-1).mean()),
+        "diffusivity_cm2_s": d_val,
+        "diffusivity_err_cm2_s": d_err,
+        "diffusivity_err_method": d_method,
+        "diffusivity_gls_cm2_s": d_gls.diffusivity_cm2_s,
+        "diffusivity_gls_err_cm2_s": d_gls.diffusivity_err_cm2_s,
+        "diffusivity_ols_cm2_s": d_ols.diffusivity_cm2_s,
+        "diffusivity_block_err_cm2_s": block_err,
+        "diffusivity_x_cm2_s": d_dir[0].diffusivity_cm2_s,
+        "diffusivity_y_cm2_s": d_dir[1].diffusivity_cm2_s,
+        "diffusivity_z_cm2_s": d_dir[2].diffusivity_cm2_s,
+        "conductivity_mS_cm": float(nernst_einstein_conductivity(
+            d_val, n_mob, tr.volume_A3, tr.temperature_K, tr.charge_e)),
+        "conductivity_err_mS_cm": float(nernst_einstein_conductivity(
+            d_err, n_mob, tr.volume_A3, tr.temperature_K, tr.charge_e)),
+    }
+
+
+def framework_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> FrameworkTest:
+    """Step 3: framework melting (non-mobile cations) and polyanion integrity."""
+    cmask = framework_cation_mask(tr.species.tolist(), tr.mobile_ion, tr.centers, tr.ligands,
+                                  settings.framework_species)
+    return framework_melting_test(
+        tr.x, tr.frame_interval_fs, cmask, tr.cell, drift_mask=tr.non_mobile,
+        drift_weights=tr.masses, rotor_centers=tr.centers, rotor_ligands=tr.ligands,
+        melt_threshold_A2=settings.melt_threshold_A2, **settings.fit_window,
+    )
+
+
+def reorientation_step(tr: PreparedTrajectory,
+                       settings: AnalysisSettings) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step 4: polyanion C(t), jumps and libration spectrum (NaN columns without rotors).
+
+    Returns the reorientation columns (plus ``c_t_end_<species>`` when several polyanion
+    species rotate) and the curves.
+    """
+    cols: dict[str, Any] = {
+        "c_t_end": NAN, "c_t_end_single_origin": NAN, "rotates": False,
+        "n_reorientation_jumps": NAN, "rotation_rate_per_rotor_ps": NAN,
+        "mean_jump_angle_deg": NAN, "libration_center_THz": NAN,
+    }
+    if not len(tr.centers):
+        return cols, {}
+    fit_kw, lag = settings.fit_window, tr.lag_ps
+    vec, rotor_index = center_ligand_vectors(tr.x, tr.centers, tr.ligands, tr.cell)
+    u = unit_vectors(vec)
+    c_t = reorientation_acf(u)
+    c_end = expected_end_acf(lag, c_t, **fit_kw)
+    per_species: dict[str, float] = {}
+    centre_sp = tr.species[tr.centers]
+    if len(set(centre_sp.tolist())) > 1:  # several polyanion species: C(t) of each
+        for csp in dict.fromkeys(centre_sp.tolist()):
+            sel = np.isin(rotor_index, np.nonzero(centre_sp == csp)[0])
+            per_species[f"c_t_end_{csp}"] = expected_end_acf(
+                lag, reorientation_acf(u[:, sel]), **fit_kw)
+    jumps = reorientation_jumps(u, rotor_index, tr.frame_interval_fs,
+                                threshold_deg=settings.jump_threshold_deg,
+                                smoothing_fs=settings.jump_smoothing_fs)
+    omega = angular_velocities(u, rotor_index, tr.frame_interval_fs)
+    f_rot, s_rot = power_spectrum(autocorrelation_fft(omega), tr.frame_interval_fs,
+                                  max_lag_fraction=tr.spectrum_lag_fraction(settings))
+    rho, t_edges, p_edges = orientation_density(u)
+    cols.update(
+        c_t_end=c_end,
+        c_t_end_single_origin=float(np.mean(np.einsum("vk,vk->v", u[-1], u[0]))),
+        # a compound rotates when any of its polyanion species does
+        rotates=bool(min([c_end, *per_species.values()]) < settings.rotation_threshold),
+        n_reorientation_jumps=jumps.n_jumps,
+        rotation_rate_per_rotor_ps=jumps.rate_per_rotor_ps,
+        mean_jump_angle_deg=float(jumps.angles_deg.mean()) if jumps.n_jumps else NAN,
+        libration_center_THz=spectral_center(f_rot, s_rot),
+        **per_species,
+    )
+    curves = dict(c_t=c_t, freq_rot_THz=f_rot, spectrum_rot=s_rot, rho_per_sr=rho,
+                  theta_edges_deg=t_edges, phi_edges_deg=p_edges)
+    return cols, curves
+
+
+def hops_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> HopEvents:
+    """Step 5a: hop events of the mobile ions (h_i of the paper)."""
+    return hop_events(tr.xc[:, tr.mobile], tr.frame_interval_fs, a_A=settings.hop_a_A,
+                      residence_ps=settings.hop_residence_ps, window_ps=settings.hop_window_ps)
+
+
+def coupling_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> CouplingResult:
+    """Step 5b: correlation of mobile-ion hops with anion motion."""
+    return cation_anion_coupling(tr.x, tr.cell, tr.centers, tr.ligands, tr.mobile,
+                                 shell_cutoff_A=settings.coupling_shell_cutoff_A)
+
+
+def spectra_step(tr: PreparedTrajectory, settings: AnalysisSettings,
+                 spectrum_rot: np.ndarray | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Step 6: mobile-ion vibrational spectrum (MD velocities, else finite differences).
+
+    ``spectrum_rot`` is the libration spectrum of step 4 (None without rotors).
+    """
+    if tr.velocities is None:
+        vel = finite_difference_velocities(tr.xc[:, tr.mobile], tr.frame_interval_fs)
+        vsource = "finite_difference"
+    else:
+        vel = tr.velocities[:, tr.mobile]
+        vsource = "md"
+    f_na, s_na = power_spectrum(autocorrelation_fft(vel), tr.frame_interval_fs,
+                                max_lag_fraction=tr.spectrum_lag_fraction(settings))
+    overlap = NAN
+    if spectrum_rot is not None:
+        overlap = spectral_overlap(f_na, s_na, spectrum_rot,
+                                   max_freq_THz=settings.spectrum_max_freq_THz)
+    cols = {"vdos_center_mobile_THz": spectral_center(f_na, s_na), "spectral_overlap": overlap,
+            "velocity_source": vsource}
+    return cols, {"freq_mobile_THz": f_na, "spectrum_mobile": s_na}
+
+
+def assemble_row(tr: PreparedTrajectory, settings: AnalysisSettings, diff: dict[str, Any],
+                 fw: FrameworkTest, rot: dict[str, Any], hops: HopEvents,
+                 coup: CouplingResult, spec: dict[str, Any]) -> dict[str, Any]:
+    """Step 7: one label row; the thresholds turn numbers into booleans and a category."""
+    diffuses = bool(diff["msd_mobile_A2"] > settings.diffusion_threshold_A2)
+    d_ols = diff["d_ols"]
+    row: dict[str, Any] = {
+        "mobile_ion": tr.mobile_ion,
+        "temperature_K": float(tr.temperature_K),
+        "n_frames": tr.n_frames,
+        "frame_interval_fs": float(tr.frame_interval_fs),
+        "duration_ps": tr.duration_ps,
+        "n_atoms": int(tr.x.shape[1]),
+        "n_mobile": int(len(tr.mobile)),
+        "n_rotors": int(len(tr.centers)),
+        "volume_A3": tr.volume_A3,
+        "charge_e": tr.charge_e,
+        "msd_mobile_A2": diff["msd_mobile_A2"],
+        "msd_mobile_endpoint_A2": diff["msd_mobile_endpoint_A2"],
+        "msd_framework_A2": fw.msd_framework_A2,
+        "msd_framework_endpoint_A2": fw.msd_framework_endpoint_A2,
+        **{k: diff[k] for k in (
+            "diffusivity_cm2_s", "diffusivity_err_cm2_s", "diffusivity_err_method",
+            "diffusivity_gls_cm2_s", "diffusivity_gls_err_cm2_s", "diffusivity_ols_cm2_s",
+            "diffusivity_block_err_cm2_s", "diffusivity_x_cm2_s", "diffusivity_y_cm2_s",
+            "diffusivity_z_cm2_s")},
+        "fit_start_ps": d_ols.fit_start_ps,
+        "fit_end_ps": d_ols.fit_end_ps,
+        "conductivity_mS_cm": diff["conductivity_mS_cm"],
+        "conductivity_err_mS_cm": diff["conductivity_err_mS_cm"],
+        "c_t_end": rot["c_t_end"],
+        "c_t_end_single_origin": rot["c_t_end_single_origin"],
+        "rotates": rot["rotates"],
+        "diffuses": diffuses,
+        "framework_melted": fw.framework_melted,
+        "polyanions_intact": fw.polyanions_intact,
+        "polyanion_intact_fraction": fw.polyanion_intact_fraction,
+        "category": category(rot["rotates"], diffuses, fw.framework_melted),
+        "n_hops": hops.n_hops if len(hops.times_ps) > 0 else NAN,
+        "hop_rate_per_ion_ps": hops.rate_per_ion_ps,
+        "n_reorientation_jumps": rot["n_reorientation_jumps"],
+        "rotation_rate_per_rotor_ps": rot["rotation_rate_per_rotor_ps"],
+        "mean_jump_angle_deg": rot["mean_jump_angle_deg"],
+        "coupling_pearson_mean": coup.mean,
+        "coupling_n_events": coup.n_events,
+        "vdos_center_mobile_THz": spec["vdos_center_mobile_THz"],
+        "libration_center_THz": rot["libration_center_THz"],
+        "spectral_overlap": spec["spectral_overlap"],
+        "velocity_source": spec["velocity_source"],
+    }
+    row.update({k: v for k, v in rot.items() if k.startswith("c_t_end_")
+                and k != "c_t_end_single_origin"})
+    return row
+
+
 def analyze_trajectory(
     positions_A: np.ndarray,
     species: Sequence[str],
@@ -144,24 +542,11 @@ def analyze_trajectory(
     velocities_A_fs: np.ndarray | None = None,
     charge_e: float | None = None,
     *,
-    melt_threshold_A2: float = 2.0,
-    diffusion_threshold_A2: float = 5.0,
-    rotation_threshold: float = 0.9,
-    hop_a_A: float = 3.8,
-    hop_residence_ps: float = 3.0,
-    hop_window_ps: float = 9.0,
-    jump_threshold_deg: float = 70.0,
-    jump_smoothing_fs: float = 200.0,
-    fit_start_fraction: float = 0.1,
-    fit_end_fraction: float = 0.5,
-    n_blocks: int = 5,
-    framework_species: Sequence[str] | None = None,
-    coupling_shell_cutoff_A: float | None = None,
-    spectrum_max_freq_THz: float = 8.0,
-    spectrum_max_lag_ps: float = 5.0,
+    settings: AnalysisSettings | None = None,
     return_curves: bool = False,
+    **overrides: Any,
 ) -> dict[str, Any] | tuple[dict[str, Any], dict[str, Any]]:
-    """Turn one MD trajectory into one row of labels.
+    """Turn one MD trajectory into one row of labels (steps 1-7 of the module docstring).
 
     Parameters
     ----------
@@ -184,28 +569,13 @@ def analyze_trajectory(
         (spectra then valid only below 1/(2 frame interval)).
     charge_e : float, optional
         Mobile-ion charge; default from :data:`mlkit.analysis.diffusion.DEFAULT_CHARGES_E`.
-    melt_threshold_A2, diffusion_threshold_A2, rotation_threshold : float
-        Paper thresholds: 2 A^2 (non-mobile cations), 5 A^2 (mobile ion), C(t_end) < 0.9.
-    hop_a_A, hop_residence_ps, hop_window_ps : float
-        h_i parameters a = 3.8 A, dt = 3 ps, t_a = 9 ps.
-    jump_threshold_deg, jump_smoothing_fs : float
-        Reorientation jumps (> 70 deg).
-    fit_start_fraction, fit_end_fraction : float
-        Lag window of the MSD/C(t) fits (fractions of the run).
-    n_blocks : int
-        Blocks for the block-averaging error of D (the regression error is used,
-        ``diffusivity_err_method="ols"``, when the run has < 10 frames per block).
-    framework_species : sequence of str, optional
-        Override the species counted as non-mobile cations.
-    coupling_shell_cutoff_A : float, optional
-        First-shell radius for the coupling analysis.
-    spectrum_max_freq_THz : float
-        Upper limit for the spectral overlap (8 THz).
-    spectrum_max_lag_ps : float
-        Autocorrelations are truncated at min(T/2, this) before the Fourier
-        transform (smoother spectra, resolution ~ 1/lag).
+    settings : AnalysisSettings, optional
+        Thresholds, fit windows and spectra settings (default: the paper's).
     return_curves : bool
         Also return the curves (MSD, C(t), spectra, rho) for plotting.
+    **overrides
+        Fields of :class:`AnalysisSettings` replacing those of ``settings``
+        (e.g. ``rotation_threshold=0.5``; the keywords of earlier versions).
 
     Returns
     -------
@@ -214,174 +584,18 @@ def analyze_trajectory(
     curves : dict
         Only when ``return_curves``.
     """
-    x, cell, v = _check_inputs(positions_A, species, cell_A, frame_interval_fs,
-                               temperature_K, velocities_A_fs)
-    sp = np.asarray(species)
-    mobile = np.nonzero(sp == mobile_ion)[0]
-    if len(mobile) == 0:
-        raise MlkitError(f"species: no {mobile_ion} atoms (mobile_ion={mobile_ion!r})")
-    q = default_charge(mobile_ion) if charge_e is None else float(charge_e)
-    centers = np.asarray(rotor_centers, dtype=int).ravel()
-    ligands = [np.asarray(lig, dtype=int).ravel() for lig in rotor_ligands]
-    n_frames = x.shape[0]
-    dt_ps = frame_interval_fs / 1000.0
-    lag = np.arange(n_frames) * dt_ps
-    duration = float(lag[-1])
-    volume = float(np.mean(np.abs(np.linalg.det(cell))))
-    masses = species_masses(species)
-
-    # --- MSD (drift-corrected against the centre of mass of all non-mobile atoms)
-    non_mobile = sp != mobile_ion
-    xc = drift_correct(x, non_mobile, masses) if non_mobile.any() else x
-    per_atom = msd_fft(xc)
-    msd_species = {s: per_atom[:, sp == s, :].mean(axis=1) for s in dict.fromkeys(species)}
-    msd_mob = msd_species[mobile_ion].sum(axis=1)
-    fit_kw = dict(start_fraction=fit_start_fraction, end_fraction=fit_end_fraction)
-    d_gls = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
-    d_ols = diffusivity_from_msd(lag, msd_mob, **fit_kw)
-    block_err = float("nan")
-    if n_blocks >= 2 and n_frames // n_blocks >= 10:
-        block_err = diffusivity_block_average(xc[:, mobile], frame_interval_fs,
-                                              n_blocks=n_blocks, **fit_kw)[0].diffusivity_err_cm2_s
-    # Default D: OLS over the window with the block error (robust to a curved,
-    # sub-diffusive MSD). GLS is reported alongside: more efficient for ideal
-    # diffusion, but it leans on the short lags of the window.
-    if np.isfinite(block_err):
-        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, block_err, "block"
-    else:
-        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, d_ols.diffusivity_err_cm2_s, "ols"
-    d_dir = [diffusivity_from_msd(lag, msd_species[mobile_ion][:, k], dim=1, **fit_kw)
-             for k in range(3)]
-    # expected end-point MSD from the OLS line (same estimator as the framework test)
-    msd_mob_end = float(d_ols.msd_at(duration))
-    msd_mob_endpoint = float(((xc[-1, mobile] - xc[0, mobile]) ** 2).sum(axis=-1).mean())
-    sigma = nernst_einstein_conductivity(d_val, len(mobile), volume,
-                                         temperature_K, q)
-    sigma_err = nernst_einstein_conductivity(d_err, len(mobile), volume,
-                                             temperature_K, q)
-
-    # --- framework melting + polyanion integrity
-    cmask = framework_cation_mask(species, mobile_ion, centers, ligands, framework_species)
-    fw = framework_melting_test(
-        x, frame_interval_fs, cmask, cell, drift_mask=non_mobile, drift_weights=masses,
-        rotor_centers=centers, rotor_ligands=ligands, melt_threshold_A2=melt_threshold_A2,
-        **fit_kw,
-    )
-
-    # --- reorientation
-    nan = float("nan")
-    lag_frac = min(0.5, spectrum_max_lag_ps / duration) if duration > 0 else 0.5
-    curves: dict[str, Any] = {"lag_ps": lag, "msd_A2": msd_species}
-    c_end = c_end_single = jump_rate = mean_jump = lib_center = overlap = nan
-    n_jumps: int | float = nan
-    rotates = False
-    per_species: dict[str, float] = {}
-    if len(centers):
-        vec, rotor_index = center_ligand_vectors(x, centers, ligands, cell)
-        u = unit_vectors(vec)
-        c_t = reorientation_acf(u)
-        c_end = expected_end_acf(lag, c_t, **fit_kw)
-        centre_sp = sp[centers]
-        if len(set(centre_sp.tolist())) > 1:  # several polyanion species: C(t) of each
-            for csp in dict.fromkeys(centre_sp.tolist()):
-                sel = np.isin(rotor_index, np.nonzero(centre_sp == csp)[0])
-                per_species[f"c_t_end_{csp}"] = expected_end_acf(
-                    lag, reorientation_acf(u[:, sel]), **fit_kw)
-        c_end_single = float(np.mean(np.einsum("vk,vk->v", u[-1], u[0])))
-        # a compound rotates when any of its polyanion species does
-        rotates = bool(min([c_end, *per_species.values()]) < rotation_threshold)
-        jumps = reorientation_jumps(u, rotor_index, frame_interval_fs,
-                                    threshold_deg=jump_threshold_deg,
-                                    smoothing_fs=jump_smoothing_fs)
-        n_jumps = jumps.n_jumps
-        jump_rate = jumps.rate_per_rotor_ps
-        mean_jump = float(jumps.angles_deg.mean()) if jumps.n_jumps else nan
-        omega = angular_velocities(u, rotor_index, frame_interval_fs)
-        f_rot, s_rot = power_spectrum(autocorrelation_fft(omega), frame_interval_fs,
-                                      max_lag_fraction=lag_frac)
-        lib_center = spectral_center(f_rot, s_rot)
-        rho, t_edges, p_edges = orientation_density(u)
-        curves.update(c_t=c_t, freq_rot_THz=f_rot, spectrum_rot=s_rot, rho_per_sr=rho,
-                      theta_edges_deg=t_edges, phi_edges_deg=p_edges)
-
-    # --- hops
-    hops = hop_events(xc[:, mobile], frame_interval_fs, a_A=hop_a_A,
-                      residence_ps=hop_residence_ps, window_ps=hop_window_ps)
-    hops_ok = len(hops.times_ps) > 0
-
-    # --- coupling
-    coup = cation_anion_coupling(x, cell, centers, ligands, mobile,
-                                 shell_cutoff_A=coupling_shell_cutoff_A)
-
-    # --- spectra of the mobile ion
-    if v is None:
-        vel = finite_difference_velocities(xc[:, mobile], frame_interval_fs)
-        vsource = "finite_difference"
-    else:
-        vel = v[:, mobile]
-        vsource = "md"
-    f_na, s_na = power_spectrum(autocorrelation_fft(vel), frame_interval_fs,
-                                max_lag_fraction=lag_frac)
-    vdos_center = spectral_center(f_na, s_na)
-    if len(centers):
-        overlap = spectral_overlap(f_na, s_na, curves["spectrum_rot"],
-                                   max_freq_THz=spectrum_max_freq_THz)
-    curves.update(freq_mobile_THz=f_na, spectrum_mobile=s_na)
-
-    diffuses = bool(msd_mob_end > diffusion_threshold_A2)
-    row: dict[str, Any] = {
-        "mobile_ion": mobile_ion,
-        "temperature_K": float(temperature_K),
-        "n_frames": int(n_frames),
-        "frame_interval_fs": float(frame_interval_fs),
-        "duration_ps": duration,
-        "n_atoms": int(x.shape[1]),
-        "n_mobile": int(len(mobile)),
-        "n_rotors": int(len(centers)),
-        "volume_A3": volume,
-        "charge_e": q,
-        "msd_mobile_A2": msd_mob_end,
-        "msd_mobile_endpoint_A2": msd_mob_endpoint,
-        "msd_framework_A2": fw.msd_framework_A2,
-        "msd_framework_endpoint_A2": fw.msd_framework_endpoint_A2,
-        "diffusivity_cm2_s": d_val,
-        "diffusivity_err_cm2_s": d_err,
-        "diffusivity_err_method": d_method,
-        "diffusivity_gls_cm2_s": d_gls.diffusivity_cm2_s,
-        "diffusivity_gls_err_cm2_s": d_gls.diffusivity_err_cm2_s,
-        "diffusivity_ols_cm2_s": d_ols.diffusivity_cm2_s,
-        "diffusivity_block_err_cm2_s": block_err,
-        "diffusivity_x_cm2_s": d_dir[0].diffusivity_cm2_s,
-        "diffusivity_y_cm2_s": d_dir[1].diffusivity_cm2_s,
-        "diffusivity_z_cm2_s": d_dir[2].diffusivity_cm2_s,
-        "fit_start_ps": d_ols.fit_start_ps,
-        "fit_end_ps": d_ols.fit_end_ps,
-        "conductivity_mS_cm": float(sigma),
-        "conductivity_err_mS_cm": float(sigma_err),
-        "c_t_end": c_end,
-        "c_t_end_single_origin": c_end_single,
-        "rotates": rotates,
-        "diffuses": diffuses,
-        "framework_melted": fw.framework_melted,
-        "polyanions_intact": fw.polyanions_intact,
-        "polyanion_intact_fraction": fw.polyanion_intact_fraction,
-        "category": category(rotates, diffuses, fw.framework_melted),
-        "n_hops": hops.n_hops if hops_ok else nan,
-        "hop_rate_per_ion_ps": hops.rate_per_ion_ps,
-        "n_reorientation_jumps": n_jumps,
-        "rotation_rate_per_rotor_ps": jump_rate,
-        "mean_jump_angle_deg": mean_jump,
-        "coupling_pearson_mean": coup.mean,
-        "coupling_n_events": coup.n_events,
-        "vdos_center_mobile_THz": vdos_center,
-        "libration_center_THz": lib_center,
-        "spectral_overlap": overlap,
-        "velocity_source": vsource,
-    }
-    row.update(per_species)
-    if return_curves:
-        curves["hop_h"] = hops.h
-        curves["hop_times_ps"] = hops.times_ps
-        curves["coupling_pearson"] = coup.pearson
-        return row, curves
-    return row
+    settings = (settings or AnalysisSettings()).replace(**overrides)
+    tr = prepare_trajectory(positions_A, species, cell_A, frame_interval_fs, temperature_K,
+                            rotor_centers, rotor_ligands, mobile_ion, velocities_A_fs, charge_e)
+    diff = diffusion_step(tr, settings)
+    fw = framework_step(tr, settings)
+    rot, rot_curves = reorientation_step(tr, settings)
+    hops = hops_step(tr, settings)
+    coup = coupling_step(tr, settings)
+    spec, spec_curves = spectra_step(tr, settings, rot_curves.get("spectrum_rot"))
+    row = assemble_row(tr, settings, diff, fw, rot, hops, coup, spec)
+    if not return_curves:
+        return row
+    curves = {"lag_ps": tr.lag_ps, "msd_A2": diff["msd_species"], **rot_curves, **spec_curves,
+              "hop_h": hops.h, "hop_times_ps": hops.times_ps, "coupling_pearson": coup.pearson}
+    return row, curves

@@ -44,6 +44,36 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
+#: analysis options of ``mlkit md analyze`` and ``mlkit label md``: flag -> AnalysisSettings field
+_ANALYSIS_OPTIONS = {
+    "--diffusion-threshold-A2": ("diffusion_threshold_A2", float,
+                                 "mobile-ion MSD above which it diffuses (A^2; paper: 5)"),
+    "--melt-threshold-A2": ("melt_threshold_A2", float,
+                            "framework-cation MSD above which it melted (A^2; paper: 2)"),
+    "--rotation-threshold": ("rotation_threshold", float,
+                             "C(t_end) below which polyanions rotate (paper: 0.9)"),
+    "--fit-start-fraction": ("fit_start_fraction", float,
+                             "start of the MSD/C(t) fit window, fraction of the run (0.1)"),
+    "--fit-end-fraction": ("fit_end_fraction", float,
+                           "end of the MSD/C(t) fit window, fraction of the run (0.5)"),
+    "--n-blocks": ("n_blocks", int, "blocks for the error of D (5)"),
+}
+
+
+def add_analysis_options(p: argparse.ArgumentParser) -> None:
+    """Analysis thresholds and windows (unset: the defaults of AnalysisSettings)."""
+    for flag, (dest, kind, text) in _ANALYSIS_OPTIONS.items():
+        p.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+
+
+def analysis_settings_from_args(args: argparse.Namespace):
+    """The :class:`~mlkit.analysis.AnalysisSettings` of the command line."""
+    from mlkit.analysis import AnalysisSettings
+
+    given = {dest: getattr(args, dest) for dest, _, _ in _ANALYSIS_OPTIONS.values()}
+    return AnalysisSettings().replace(**{k: v for k, v in given.items() if v is not None})
+
+
 def settings_from_args(args: argparse.Namespace):
     from mlkit.md import MDSettings
 
@@ -70,6 +100,7 @@ def add_parser(subparsers) -> None:
     a.add_argument("--include-partial", action="store_true",
                    help="also analyse unfinished runs from the frames stored so far")
     a.add_argument("--no-progress", action="store_true")
+    add_analysis_options(a)
     a.set_defaults(func=analyze)
 
 
@@ -91,7 +122,8 @@ def analyze(args: argparse.Namespace) -> int:
     from mlkit.labels.md import analyze_runs
 
     df = analyze_runs(args.directory, include_partial=args.include_partial,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress,
+                      analysis_settings=analysis_settings_from_args(args))
     df.to_csv(args.output, index=False)
     n_err = int((df["status"] == "error").sum())
     print(f"wrote {len(df)} rows ({n_err} errors) to {args.output}")

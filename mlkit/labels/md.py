@@ -31,13 +31,16 @@ import traceback
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from mlkit.errors import MlkitError
-from mlkit.md.run import MDRun, MDSettings, resolve_temperature_K, run_dir_for
-from mlkit.md.store import TrajectoryStore
+from mlkit.md import MDRun, MDSettings, TrajectoryStore, resolve_temperature_K, run_dir_for
+from mlkit.utils import atomic_write_text, one_line
+
+if TYPE_CHECKING:
+    from mlkit.analysis import AnalysisSettings
 
 INPUT_ERROR_FILE = "input_error.json"
 
@@ -65,7 +68,7 @@ def torchsim_available() -> bool:
 def _write_input_error(out_dir: Path, structure_id: str, source: str, message: str) -> None:
     d = out_dir / structure_id
     d.mkdir(parents=True, exist_ok=True)
-    (d / INPUT_ERROR_FILE).write_text(json.dumps({"source": source, "error": message}))
+    atomic_write_text(d / INPUT_ERROR_FILE, json.dumps({"source": source, "error": message}))
 
 
 def run_one_structure(path: str, out_dir: str, settings: Mapping[str, Any],
@@ -96,7 +99,7 @@ def run_one_structure(path: str, out_dir: str, settings: Mapping[str, Any],
         result = MDRun(structure, run_dir, md_settings, source=str(path),
                        progress=progress).run()
     except (MlkitError, ValueError, FileNotFoundError, RuntimeError) as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        message = one_line(exc)
         if not message.startswith(str(path)):
             message = f"{path}: {message}"
         row["error"] = message
@@ -248,7 +251,8 @@ def rotors_from_structure(structure, mobile_ion: str = "Na") -> tuple[list[int],
 
 
 def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
-                min_frames: int = 10, **analysis_kwargs: Any) -> dict[str, Any]:
+                min_frames: int = 10, analysis_settings: AnalysisSettings | None = None,
+                **analysis_kwargs: Any) -> dict[str, Any]:
     """One label row for one run directory (an error row when it cannot be analysed).
 
     Parameters
@@ -258,8 +262,12 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
         Also analyse runs still ``running`` (or interrupted) from the frames stored so far.
     min_frames : int
         Fewer stored frames give an error row.
+    analysis_settings : AnalysisSettings, optional
+        Thresholds and fit windows of :func:`mlkit.analysis.analyze_trajectory`
+        (default: the paper's).
     **analysis_kwargs
-        Passed to :func:`mlkit.analysis.analyze_trajectory`.
+        Single :class:`~mlkit.analysis.AnalysisSettings` fields overriding
+        ``analysis_settings``.
     """
     import numpy as np
 
@@ -288,10 +296,11 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
         labels = analyze_trajectory(
             traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
             float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
-            mobile_ion=mobile_ion, velocities_A_fs=traj["velocities_A_fs"], **analysis_kwargs,
+            mobile_ion=mobile_ion, velocities_A_fs=traj["velocities_A_fs"],
+            settings=analysis_settings, **analysis_kwargs,
         )
     except (MlkitError, ValueError, RuntimeError) as exc:
-        row.update(status="error", error=f"{run_dir}: analysis failed: {str(exc).splitlines()[0]}")
+        row.update(status="error", error=f"{run_dir}: analysis failed: {one_line(exc)}")
         return row
     row["n_rotors"] = len(centers)
     for key, value in labels.items():
@@ -301,17 +310,20 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
 
 
 def analyze_runs(out_dir: str | Path, *, include_partial: bool = False,
-                 progress: bool = True, **analysis_kwargs: Any) -> pd.DataFrame:
+                 progress: bool = True, analysis_settings: AnalysisSettings | None = None,
+                 **analysis_kwargs: Any) -> pd.DataFrame:
     """Label table (one row per structure and temperature) for every run under ``out_dir``.
 
     Input errors recorded by :func:`run_md_structures` become error rows too.
+    ``analysis_settings`` and ``analysis_kwargs`` as in :func:`analyze_run`.
     """
     from tqdm.auto import tqdm
 
     root = Path(out_dir)
     if not root.exists():
         raise FileNotFoundError(f"{root}: no such MD output directory")
-    rows = [analyze_run(d, include_partial=include_partial, **analysis_kwargs)
+    rows = [analyze_run(d, include_partial=include_partial,
+                        analysis_settings=analysis_settings, **analysis_kwargs)
             for d in tqdm(find_run_dirs(root), unit="run", desc="analyze", disable=not progress)]
     for err in sorted(root.glob(f"*/{INPUT_ERROR_FILE}")):
         info = json.loads(err.read_text())
@@ -327,12 +339,17 @@ def analyze_runs(out_dir: str | Path, *, include_partial: bool = False,
 def label_md(paths: Sequence[str | Path], out_dir: str | Path, labels_csv: str | Path | None,
              settings: MDSettings | None = None, *, n_jobs: int = 1,
              dask_address: str | None = None, include_partial: bool = False,
-             progress: bool = True, **analysis_kwargs: Any) -> pd.DataFrame:
-    """Run MD for every structure (resumable), then analyse; write ``labels_csv``."""
+             progress: bool = True, analysis_settings: AnalysisSettings | None = None,
+             **analysis_kwargs: Any) -> pd.DataFrame:
+    """Run MD for every structure (resumable), then analyse; write ``labels_csv``.
+
+    ``settings`` defines the MD runs, ``analysis_settings`` (and single-field
+    ``analysis_kwargs``) the analysis, as in :func:`analyze_run`.
+    """
     run_rows = run_md_structures(paths, out_dir, settings, n_jobs=n_jobs,
                                  dask_address=dask_address, progress=progress)
     df = analyze_runs(out_dir, include_partial=include_partial, progress=progress,
-                      **analysis_kwargs)
+                      analysis_settings=analysis_settings, **analysis_kwargs)
     wanted = set(run_rows["id"])
     df = df[df["id"].isin(wanted)].reset_index(drop=True)
     if labels_csv is not None:

@@ -44,7 +44,7 @@ centre of mass exactly fixed. ``I`` is pseudo-inverted, so linear groups lose on
 Thermostats (ASE 3.29): ``Langevin`` applies constraints through ``set_positions`` /
 ``set_momenta`` / ``get_forces(md=True)``. ``NoseHooverChainNVT`` keeps private copies
 of positions and momenta that never see the constraint and thermostats ``3 N`` degrees
-of freedom; :func:`constrained_nose_hoover` returns a subclass that re-reads the
+of freedom; :func:`mlkit.md.dynamics.constrained_nose_hoover` returns a subclass that re-reads the
 constrained state after every update and thermostats ``3 N - removed DOF``.
 """
 
@@ -326,31 +326,3 @@ def make_constraint(kind: str, structure, mobile_ion: str = "Na") -> list:
     from ase.constraints import FixAtoms
 
     return [FixAtoms(indices=np.concatenate(groups))]
-
-
-# ----------------------------------------------------------------------------- thermostat
-def constrained_nose_hoover(atoms, timestep: float, temperature_K: float, tdamp: float,
-                            tchain: int = 3):
-    """ASE ``NoseHooverChainNVT`` that honours the constraints of ``atoms``.
-
-    The stock class integrates private copies ``_q``/``_p`` that the constraints never
-    touch and thermostats ``3 N`` degrees of freedom. This subclass re-reads positions
-    and momenta from ``atoms`` after each constrained update, and sizes the chain's
-    first thermostat (target kinetic energy and mass) for ``3 N - removed DOF``.
-    """
-    from ase.md.nose_hoover_chain import NoseHooverChainNVT
-
-    class ConstrainedNoseHooverChainNVT(NoseHooverChainNVT):
-        def _update_atoms(self) -> None:
-            self.atoms.set_positions(self._q)
-            self.atoms.set_momenta(self._p)
-            self._q = self.atoms.get_positions()
-            self._p = self.atoms.get_momenta()
-
-    dyn = ConstrainedNoseHooverChainNVT(atoms, timestep=timestep, temperature_K=temperature_K,
-                                        tdamp=tdamp, tchain=tchain)
-    th = dyn._thermostat
-    n_dof = atoms.get_number_of_degrees_of_freedom()
-    th._num_atoms_global = n_dof / 3.0
-    th._Q[0] = n_dof * th._kT * tdamp**2
-    return dyn

@@ -5,11 +5,14 @@ A run lives in one directory (:class:`mlkit.md.store.TrajectoryStore`). Rerunnin
 :meth:`MDRun.run` on the same directory continues from the last checkpoint; a run
 whose status is ``done`` (or ``error``) is not run again, unless a longer
 ``time_ps`` is asked for a ``done`` run: it is then extended from its final checkpoint.
+
+The parts: :mod:`mlkit.md.settings` (what defines a run), :mod:`mlkit.md.observers`
+(what happens every few steps), :mod:`mlkit.md.dynamics` (the ASE integrator and its
+private state); this module glues them to the store.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -19,123 +22,50 @@ from typing import Any
 import numpy as np
 
 from mlkit.errors import MlkitError
+from mlkit.md.dynamics import (
+    make_dynamics,
+    restore_thermostat,
+    sync_integrator_momenta,
+    thermalize,
+    thermostat_state,
+)
+from mlkit.md.observers import (
+    BlowUpGuard,
+    Checkpointer,
+    FrameWriter,
+    MDBlowUpError,
+    ProgressBar,
+    closest_pair,
+)
+from mlkit.md.settings import ENSEMBLES, MDSettings
 from mlkit.md.store import TrajectoryStore
+from mlkit.utils import one_line
 
-ENSEMBLES = ("nvt-nose-hoover", "nvt-langevin")
+__all__ = [
+    "ENSEMBLES",
+    "BlowUpGuard",
+    "Checkpointer",
+    "FrameWriter",
+    "MDBlowUpError",
+    "MDResult",
+    "MDRun",
+    "MDSettings",
+    "ProgressBar",
+    "closest_pair",
+    "resolve_temperature_K",
+    "run_dir_for",
+]
 
-
-class MDBlowUpError(MlkitError):
-    """The dynamics became unphysical (NaN, atoms too close, temperature runaway)."""
-
-
-@dataclass
-class MDSettings:
-    """Everything that defines an MD run (all of it is recorded as provenance).
-
-    Parameters
-    ----------
-    temperature_K : float or "auto"
-        Target temperature; ``"auto"`` applies :func:`mlkit.md.temperature.auto_temperature_K`.
-    time_ps : float
-        Production length.
-    timestep_fs : float
-        Integration time step.
-    equilibration_ps : float
-        Equilibration before production (not stored; rounded up to ``save_every`` steps).
-    ensemble : {"nvt-nose-hoover", "nvt-langevin"}
-        ASE ``NoseHooverChainNVT`` (chain of ``tchain``, damping ``tdamp_fs``) or
-        ASE ``Langevin`` (``friction_per_fs``; centre of mass fixed with ``FixCom``).
-    supercell_min_length_A : float
-        Diagonal supercell so that every perpendicular cell width is at least this.
-    potential, device, threads, dtype, model_path
-        Passed to :func:`mlkit.potentials.get_calculator`.
-    mobile_ion : str
-        Recorded for the analysis.
-    seed : int
-        Seeds the Maxwell-Boltzmann velocities and the Langevin noise.
-    save_every : int
-        Store one frame every ``save_every`` steps.
-    checkpoint_every : int
-        Checkpoint (and flush frames) every ``checkpoint_every`` stored frames.
-    tdamp_fs : float, optional
-        Nose-Hoover damping time; default ``100 * timestep_fs``.
-    tchain : int
-        Nose-Hoover chain length.
-    friction_per_fs : float
-        Langevin friction.
-    min_distance_A : float
-        Blow-up when any interatomic distance drops below this.
-    max_temperature_factor : float
-        Blow-up when the instantaneous temperature exceeds this times the target.
-    check_every : int, optional
-        Blow-up check interval in steps (default ``save_every``).
-    constraint : {"none", "rc", "rtc", "rtvc"}
-        Constrained-anion MD (:mod:`mlkit.md.constraints`): no constraint, polyanion
-        rotation frozen, rotation + translation frozen, all polyanion atoms frozen.
-    """
-
-    temperature_K: float | str = "auto"
-    time_ps: float = 60.0
-    timestep_fs: float = 2.0
-    equilibration_ps: float = 2.0
-    ensemble: str = "nvt-nose-hoover"
-    supercell_min_length_A: float = 8.0
-    potential: str = "chgnet"
-    device: str = "auto"
-    threads: int | None = None
-    dtype: str = "float32"
-    model_path: str | None = None
-    mobile_ion: str = "Na"
-    seed: int = 0
-    save_every: int = 5
-    checkpoint_every: int = 50
-    tdamp_fs: float | None = None
-    tchain: int = 3
-    friction_per_fs: float = 0.01
-    min_distance_A: float = 0.5
-    max_temperature_factor: float = 3.0
-    check_every: int | None = None
-    constraint: str = "none"
-
-    def validate(self) -> None:
-        """Raise ``ValueError`` (one line) for inconsistent settings."""
-        if self.ensemble not in ENSEMBLES:
-            raise ValueError(f"unknown ensemble {self.ensemble!r}; choose {', '.join(ENSEMBLES)}")
-        from mlkit.md.constraints import CONSTRAINTS
-
-        if self.constraint not in CONSTRAINTS:
-            raise ValueError(f"unknown constraint {self.constraint!r}; "
-                             f"choose {', '.join(CONSTRAINTS)}")
-        if self.temperature_K != "auto":
-            t = float(self.temperature_K)
-            if not (t > 0 and math.isfinite(t)):
-                raise ValueError(f"temperature_K must be > 0 or 'auto', got {self.temperature_K}")
-        for name in ("time_ps", "timestep_fs"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.equilibration_ps < 0:
-            raise ValueError(f"equilibration_ps must be >= 0, got {self.equilibration_ps}")
-        for name in ("save_every", "checkpoint_every"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-
-    @property
-    def equilibration_steps(self) -> int:
-        n = self.equilibration_ps * 1000.0 / self.timestep_fs
-        return int(math.ceil(round(n, 6) / self.save_every)) * self.save_every
-
-    @property
-    def production_steps(self) -> int:
-        n = self.time_ps * 1000.0 / self.timestep_fs
-        return int(math.ceil(round(n, 6) / self.save_every)) * self.save_every
-
-    @property
-    def expected_frames(self) -> int:
-        """Frames stored by a complete run (production start included)."""
-        return self.production_steps // self.save_every + 1
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+#: settings that must match when a run directory is resumed
+_RESUME_KEYS = (
+    "temperature_K", "timestep_fs", "ensemble", "seed", "save_every", "potential",
+    "equilibration_steps", "repeats", "n_atoms", "tdamp_fs", "tchain", "friction_per_fs",
+    "constraint",
+)
+#: value assumed for a key missing from an older meta.json
+_RESUME_DEFAULTS = {"constraint": "none"}
+#: errors of the dynamics that end a run with status "error" (anything else propagates)
+_RUN_ERRORS = (RuntimeError, ValueError, FloatingPointError)
 
 
 @dataclass
@@ -156,156 +86,6 @@ class MDResult:
         return 1000.0 * self.elapsed_s / self.steps_run if self.steps_run else float("nan")
 
 
-# ----------------------------------------------------------------------------- observers
-def closest_pair(positions_A: np.ndarray, cell_A: np.ndarray,
-                 chunk_pairs: int = 400_000) -> tuple[int, int, float]:
-    """Closest pair of atoms under periodic boundary conditions.
-
-    Nearest images come from rounding fractional differences, which is exact for every
-    pair closer than half the smallest perpendicular cell width (each fractional
-    component is then below 1/2) - always the case for the 0.5 A blow-up threshold.
-
-    Parameters
-    ----------
-    positions_A : ndarray of shape (n_atoms, 3)
-        Cartesian positions (wrapped or not).
-    cell_A : ndarray of shape (3, 3)
-        Lattice vectors as rows.
-    chunk_pairs : int
-        Pairs evaluated per vectorised block (bounds memory to ~24 bytes x this).
-
-    Returns
-    -------
-    (i, j, distance_A)
-        ``(-1, -1, inf)`` for fewer than two atoms.
-    """
-    n = len(positions_A)
-    if n < 2:
-        return -1, -1, float("inf")
-    frac = np.asarray(positions_A) @ np.linalg.inv(cell_A)
-    rows = max(1, chunk_pairs // n)
-    best = (-1, -1, float("inf"))
-    for start in range(0, n, rows):
-        d = frac[start:start + rows, None, :] - frac[None, :, :]
-        d -= np.round(d)
-        r2 = np.einsum("abk,abk->ab", d @ cell_A, d @ cell_A)
-        idx = np.arange(start, min(start + rows, n))
-        r2[idx - start, idx] = np.inf
-        k = int(np.argmin(r2))
-        a, b = divmod(k, n)
-        if r2[a, b] < best[2] ** 2:
-            best = (start + a, b, float(np.sqrt(r2[a, b])))
-    return best
-
-
-class BlowUpGuard:
-    """Observer raising :class:`MDBlowUpError` on NaN energy/forces, close contacts or
-    temperature runaway.
-    """
-
-    def __init__(self, atoms, dyn, target_K: float, min_distance_A: float, max_factor: float):
-        self.atoms = atoms
-        self.dyn = dyn
-        self.target_K = target_K
-        self.min_distance_A = min_distance_A
-        self.max_factor = max_factor
-
-    def __call__(self) -> None:
-        step = self.dyn.nsteps
-        energy = self.atoms.get_potential_energy()
-        forces = self.atoms.get_forces()
-        if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
-            raise MDBlowUpError(f"blow-up at step {step}: non-finite energy or forces")
-        if self.min_distance_A > 0:
-            i, j, d = closest_pair(self.atoms.positions, self.atoms.cell.array)
-            if d < self.min_distance_A:
-                i, j = min(i, j), max(i, j)
-                sym = self.atoms.get_chemical_symbols()
-                raise MDBlowUpError(
-                    f"blow-up at step {step}: atoms {sym[i]}{i}-{sym[j]}{j} at "
-                    f"{d:.2f} A < {self.min_distance_A} A"
-                )
-        temp = self.atoms.get_temperature()
-        if not np.isfinite(temp) or temp > self.max_factor * self.target_K:
-            raise MDBlowUpError(
-                f"blow-up at step {step}: temperature {temp:.0f} K > "
-                f"{self.max_factor:g} x target {self.target_K:g} K"
-            )
-
-
-class FrameWriter:
-    """Observer buffering one frame per call once production has started.
-
-    Frames go to the store in blocks (:meth:`flush`), right before each checkpoint.
-    """
-
-    def __init__(self, atoms, dyn, store: TrajectoryStore, production_start: int,
-                 timestep_fs: float):
-        from ase import units
-
-        self.atoms = atoms
-        self.dyn = dyn
-        self.store = store
-        self.production_start = production_start
-        self.timestep_fs = timestep_fs
-        self._v_to_A_fs = units.fs  # ASE velocity unit -> angstrom / fs
-        self.buffer: list[dict[str, Any]] = []
-        self.n_written = 0
-
-    def __call__(self) -> None:
-        step = self.dyn.nsteps
-        if step < self.production_start:
-            return
-        atoms = self.atoms
-        self.buffer.append(
-            {
-                "step": step,
-                "time_fs": step * self.timestep_fs,
-                "positions_A": atoms.get_positions(),
-                "velocities_A_fs": atoms.get_velocities() * self._v_to_A_fs,
-                "cell_A": atoms.cell.array.copy(),
-                "energy_eV": atoms.get_potential_energy(),
-                "temperature_K": atoms.get_temperature(),
-            }
-        )
-
-    def flush(self) -> None:
-        if not self.buffer:
-            return
-        frames = {k: np.array([f[k] for f in self.buffer]) for k in self.buffer[0]}
-        self.store.append_segment(frames)
-        self.n_written += len(self.buffer)
-        self.buffer = []
-
-
-class Checkpointer:
-    """Observer: flush buffered frames, then save the full dynamical state atomically."""
-
-    def __init__(self, dyn, writer: FrameWriter, store: TrajectoryStore, state_fn):
-        self.dyn = dyn
-        self.writer = writer
-        self.store = store
-        self.state_fn = state_fn
-        self.last_step = -1
-
-    def __call__(self) -> None:
-        self.writer.flush()
-        self.store.save_checkpoint(self.state_fn())
-        self.last_step = self.dyn.nsteps
-
-
-class ProgressBar:
-    """Observer advancing a tqdm bar to ``dyn.nsteps``."""
-
-    def __init__(self, dyn, bar):
-        self.dyn = dyn
-        self.bar = bar
-
-    def __call__(self) -> None:
-        self.bar.update(self.dyn.nsteps - self.bar.n)
-
-
-# ----------------------------------------------------------------------------- the run
 def _to_structure(structure):
     from pymatgen.core import Structure
 
@@ -332,14 +112,85 @@ def run_dir_for(out_dir: str | Path, structure_id: str, temperature_K: float,
     return Path(out_dir) / structure_id / f"T{temperature_K:g}K{suffix}"
 
 
-#: settings that must match when a run directory is resumed
-_RESUME_KEYS = (
-    "temperature_K", "timestep_fs", "ensemble", "seed", "save_every", "potential",
-    "equilibration_steps", "repeats", "n_atoms", "tdamp_fs", "tchain", "friction_per_fs",
-    "constraint",
-)
-#: value assumed for a key missing from an older meta.json
-_RESUME_DEFAULTS = {"constraint": "none"}
+def _calculator_and_provenance(settings: MDSettings, calc) -> tuple[Any, dict[str, Any]]:
+    if calc is None:
+        from mlkit.potentials import get_calculator
+
+        calc = get_calculator(settings.potential, device=settings.device,
+                              threads=settings.threads, dtype=settings.dtype,
+                              model_path=settings.model_path)
+    prov = dict(getattr(calc, "mlkit_provenance", {}) or {})
+    if not prov:
+        from mlkit.potentials import potential_version
+
+        prov = {"potential": settings.potential,
+                "potential_version": potential_version(settings.potential)}
+    return calc, prov
+
+
+def _run_meta(settings: MDSettings, temperature_K: float, source: str, supercell,
+              repeats, prov: dict[str, Any]) -> dict[str, Any]:
+    """meta.json of a run: settings, resolved temperature, supercell, versions."""
+    from mlkit import __version__
+
+    nose_hoover = settings.ensemble == "nvt-nose-hoover"
+    n_eq = settings.equilibration_steps
+    meta = {
+        **{k: v for k, v in settings.to_dict().items() if k != "temperature_K"},
+        "temperature_K": temperature_K,
+        "temperature_rule": "auto" if settings.temperature_K == "auto" else "given",
+        "tdamp_fs": settings.nose_hoover_tdamp_fs if nose_hoover else None,
+        "friction_per_fs": settings.friction_per_fs
+        if settings.ensemble == "nvt-langevin" else None,
+        "thermostat": "ase.md.nose_hoover_chain.NoseHooverChainNVT"
+        if nose_hoover else "ase.md.langevin.Langevin",
+        "source": str(source),
+        "constraint": settings.constraint,
+        "formula": supercell.composition.reduced_formula,
+        "repeats": list(repeats),
+        "supercell_matrix": np.diag(repeats).tolist(),
+        "n_atoms": len(supercell),
+        "species": [site.specie.symbol for site in supercell],
+        "equilibration_steps": n_eq,
+        "production_start_step": n_eq,
+        "production_steps": settings.production_steps,
+        "total_steps": n_eq + settings.production_steps,
+        "frame_interval_fs": settings.save_every * settings.timestep_fs,
+        "mlkit_version": __version__,
+        **prov,
+    }
+    meta["potential"] = prov.get("potential", settings.potential)
+    return meta
+
+
+def _constraints(settings: MDSettings, supercell, source: str, meta: dict[str, Any]) -> list:
+    """The ASE constraints of ``settings.constraint`` (records what they hold in ``meta``)."""
+    if settings.constraint == "none":
+        return []
+    from mlkit.md.constraints import make_constraint, polyanion_groups
+
+    try:
+        groups = polyanion_groups(supercell, settings.mobile_ion)
+        constraints = make_constraint(settings.constraint, supercell, settings.mobile_ion)
+    except MlkitError as exc:
+        raise MlkitError(f"{source}: {exc}") from None
+    meta["constrained_groups"] = len(groups)
+    meta["constrained_atoms"] = int(sum(len(g) for g in groups))
+    meta["constraint_class"] = ", ".join(
+        f"{type(c).__module__}.{type(c).__name__}" for c in constraints)
+    return constraints
+
+
+def _check_same_run(store: TrajectoryStore, meta: dict[str, Any]) -> None:
+    if not store.exists():
+        return
+    old = store.read_meta()
+    diff = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != meta.get(k)]
+    if diff:
+        raise MlkitError(
+            f"{store.run_dir}: holds a different run ({', '.join(diff)} differ); "
+            "use another output directory"
+        )
 
 
 class MDRun:
@@ -369,7 +220,7 @@ class MDRun:
         self.source = source
         self.progress = progress
 
-    # -------------------------------------------------------------------- helpers
+    # -------------------------------------------------------------------- steps
     def _build(self, settings: MDSettings):
         from mlkit.md.supercell import make_supercell
 
@@ -381,57 +232,32 @@ class MDRun:
         supercell, repeats = make_supercell(structure, settings.supercell_min_length_A)
         return supercell, repeats, temperature_K, source
 
-    def _make_dynamics(self, atoms, settings: MDSettings, temperature_K: float, rng,
-                       constraints: list | None = None):
-        from ase import units
-
-        dt = settings.timestep_fs * units.fs
-        constraints = list(constraints or [])
-        if constraints:
-            if settings.ensemble == "nvt-langevin" and settings.constraint == "rc":
-                # group rotations are removed about each group's own centre of mass, so
-                # the total momentum stays zero: keep FixCom (RTC/RTVC: the frozen anion
-                # centres of mass are the frame of reference instead)
-                from ase.constraints import FixCom
-
-                constraints = [FixCom(), *constraints]
-            atoms.set_constraint(constraints)
-            if settings.ensemble == "nvt-nose-hoover":
-                from mlkit.md.constraints import constrained_nose_hoover
-
-                tdamp_fs = settings.tdamp_fs or 100.0 * settings.timestep_fs
-                return constrained_nose_hoover(atoms, dt, temperature_K, tdamp_fs * units.fs,
-                                               settings.tchain)
-            from ase.md.langevin import Langevin
-
-            return Langevin(atoms, timestep=dt, temperature_K=temperature_K,
-                            friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
-        if settings.ensemble == "nvt-nose-hoover":
-            from ase.md.nose_hoover_chain import NoseHooverChainNVT
-
-            tdamp_fs = settings.tdamp_fs or 100.0 * settings.timestep_fs
-            return NoseHooverChainNVT(atoms, timestep=dt, temperature_K=temperature_K,
-                                      tdamp=tdamp_fs * units.fs, tchain=settings.tchain)
-        from ase.constraints import FixCom
-        from ase.md.langevin import Langevin
-
-        atoms.set_constraint(FixCom())
-        return Langevin(atoms, timestep=dt, temperature_K=temperature_K,
-                        friction=settings.friction_per_fs / units.fs, fixcm=False, rng=rng)
+    @staticmethod
+    def _finished(store: TrajectoryStore, settings: MDSettings) -> MDResult | None:
+        """The result of a run that is over (done or failed), unless a done run is extended."""
+        if store.status not in ("done", "error"):
+            return None
+        checkpoint = store.load_checkpoint()
+        wanted = settings.equilibration_steps + settings.production_steps
+        extend = (store.status == "done" and checkpoint is not None
+                  and int(checkpoint["step"]) < wanted)
+        if extend:  # a longer --time-ps than the finished run: continue from its checkpoint
+            return None
+        return MDResult(str(store.run_dir), store.status, store.status_message,
+                        n_frames=store.n_frames(), skipped=True, meta=store.read_meta())
 
     @staticmethod
-    def _thermostat_state(dyn) -> dict[str, Any]:
-        thermostat = getattr(dyn, "_thermostat", None)
-        if thermostat is None:
-            return {}
-        return {"eta": thermostat._eta.copy(), "p_eta": thermostat._p_eta.copy()}
-
-    @staticmethod
-    def _restore_thermostat(dyn, state: dict[str, Any]) -> None:
-        thermostat = getattr(dyn, "_thermostat", None)
-        if thermostat is not None and state:
-            thermostat._eta[:] = state["eta"]
-            thermostat._p_eta[:] = state["p_eta"]
+    def _start_state(atoms, store: TrajectoryStore, temperature_K: float,
+                     rng: np.random.Generator) -> tuple[dict[str, Any] | None, int]:
+        """Checkpointed state (positions, momenta, RNG) or fresh thermal momenta."""
+        checkpoint = store.load_checkpoint()
+        if checkpoint is None:
+            thermalize(atoms, temperature_K, rng)
+            return None, 0
+        atoms.set_positions(checkpoint["positions_A"])
+        atoms.set_momenta(checkpoint["momenta"])
+        rng.bit_generator.state = checkpoint["rng_state"]
+        return checkpoint, int(checkpoint["step"])
 
     # -------------------------------------------------------------------- run
     def run(self) -> MDResult:
@@ -443,88 +269,20 @@ class MDRun:
             Bad input (disordered structure, no auto temperature, unknown potential,
             a run directory holding a different run).
         """
-        from ase.md import velocitydistribution as vd
         from pymatgen.io.ase import AseAtomsAdaptor
-
-        from mlkit import __version__
 
         settings = self.settings or MDSettings()
         settings.validate()
         store = TrajectoryStore(self.run_dir)
-        if store.status in ("done", "error"):
-            checkpoint = store.load_checkpoint()
-            wanted = settings.equilibration_steps + settings.production_steps
-            extend = (store.status == "done" and checkpoint is not None
-                      and int(checkpoint["step"]) < wanted)
-            if not extend:  # finished (or failed) with these settings: never rerun
-                return MDResult(str(store.run_dir), store.status, store.status_message,
-                                n_frames=store.n_frames(), skipped=True, meta=store.read_meta())
-            # a longer --time-ps than the finished run: continue from its last checkpoint
+        finished = self._finished(store, settings)
+        if finished is not None:
+            return finished
 
         supercell, repeats, temperature_K, source = self._build(settings)
-        calc = self.calculator
-        if calc is None:
-            from mlkit.potentials import get_calculator
-
-            calc = get_calculator(settings.potential, device=settings.device,
-                                  threads=settings.threads, dtype=settings.dtype,
-                                  model_path=settings.model_path)
-        prov = dict(getattr(calc, "mlkit_provenance", {}) or {})
-        if not prov:
-            from mlkit.potentials import potential_version
-
-            prov = {"potential": settings.potential,
-                    "potential_version": potential_version(settings.potential)}
-        n_eq = settings.equilibration_steps
-        n_total = n_eq + settings.production_steps
-        meta = {
-            **{k: v for k, v in settings.to_dict().items() if k != "temperature_K"},
-            "temperature_K": temperature_K,
-            "temperature_rule": "auto" if settings.temperature_K == "auto" else "given",
-            "tdamp_fs": (settings.tdamp_fs or 100.0 * settings.timestep_fs)
-            if settings.ensemble == "nvt-nose-hoover" else None,
-            "friction_per_fs": settings.friction_per_fs
-            if settings.ensemble == "nvt-langevin" else None,
-            "thermostat": "ase.md.nose_hoover_chain.NoseHooverChainNVT"
-            if settings.ensemble == "nvt-nose-hoover" else "ase.md.langevin.Langevin",
-            "source": str(source),
-            "constraint": settings.constraint,
-            "formula": supercell.composition.reduced_formula,
-            "repeats": list(repeats),
-            "supercell_matrix": np.diag(repeats).tolist(),
-            "n_atoms": len(supercell),
-            "species": [site.specie.symbol for site in supercell],
-            "equilibration_steps": n_eq,
-            "production_start_step": n_eq,
-            "production_steps": settings.production_steps,
-            "total_steps": n_total,
-            "frame_interval_fs": settings.save_every * settings.timestep_fs,
-            "mlkit_version": __version__,
-            **prov,
-        }
-        meta["potential"] = prov.get("potential", settings.potential)
-        constraints: list = []
-        if settings.constraint != "none":
-            from mlkit.md.constraints import make_constraint, polyanion_groups
-
-            try:
-                groups = polyanion_groups(supercell, settings.mobile_ion)
-                constraints = make_constraint(settings.constraint, supercell, settings.mobile_ion)
-            except MlkitError as exc:
-                raise MlkitError(f"{source}: {exc}") from None
-            meta["constrained_groups"] = len(groups)
-            meta["constrained_atoms"] = int(sum(len(g) for g in groups))
-            meta["constraint_class"] = ", ".join(
-                f"{type(c).__module__}.{type(c).__name__}" for c in constraints)
-        if store.exists():
-            old = store.read_meta()
-            diff = [k for k in _RESUME_KEYS
-                    if old.get(k, _RESUME_DEFAULTS.get(k)) != meta.get(k)]
-            if diff:
-                raise MlkitError(
-                    f"{store.run_dir}: holds a different run ({', '.join(diff)} differ); "
-                    "use another output directory"
-                )
+        calc, prov = _calculator_and_provenance(settings, self.calculator)
+        meta = _run_meta(settings, temperature_K, source, supercell, repeats, prov)
+        constraints = _constraints(settings, supercell, source, meta)
+        _check_same_run(store, meta)
         store.cleanup_tmp()
         store.write_meta(meta)
         if not store.initial_path.exists():
@@ -534,21 +292,9 @@ class MDRun:
         atoms.pbc = True
         atoms.calc = calc
         rng = np.random.default_rng(settings.seed)
-        checkpoint = store.load_checkpoint()
-        if checkpoint is not None:
-            atoms.set_positions(checkpoint["positions_A"])
-            atoms.set_momenta(checkpoint["momenta"])
-            rng.bit_generator.state = checkpoint["rng_state"]
-            start = int(checkpoint["step"])
-        else:
-            if hasattr(vd, "thermalize_momenta"):  # ase >= 3.28
-                vd.thermalize_momenta(atoms, temperature_K, rng=rng)
-            else:  # pragma: no cover - older ase
-                vd.MaxwellBoltzmannDistribution(atoms, temperature_K=temperature_K, rng=rng)
-            vd.Stationary(atoms)
-            start = 0
+        checkpoint, start = self._start_state(atoms, store, temperature_K, rng)
         store.truncate(start if checkpoint is not None else -1)
-        dyn = self._make_dynamics(atoms, settings, temperature_K, rng, constraints)
+        dyn = make_dynamics(atoms, settings, temperature_K, rng, constraints)
         if constraints and checkpoint is None:
             # project the Maxwell-Boltzmann momenta onto the constraint, then rescale the
             # remaining degrees of freedom to the target temperature
@@ -556,12 +302,22 @@ class MDRun:
             t_now = atoms.get_temperature()
             if t_now > 0:
                 atoms.set_momenta(atoms.get_momenta() * math.sqrt(temperature_K / t_now))
-            if hasattr(dyn, "_p"):  # Nose-Hoover keeps its own copy
-                dyn._p = atoms.get_momenta()
+            sync_integrator_momenta(dyn, atoms)
         if checkpoint is not None:
-            self._restore_thermostat(dyn, checkpoint.get("thermostat", {}))
+            restore_thermostat(dyn, checkpoint.get("thermostat", {}))
             dyn.nsteps = start
         store.set_status("running")
+        return self._integrate(dyn, atoms, rng, store, settings, meta, temperature_K, source,
+                               start, fresh=checkpoint is None)
+
+    def _integrate(self, dyn, atoms, rng, store: TrajectoryStore, settings: MDSettings,
+                   meta: dict[str, Any], temperature_K: float, source: str, start: int,
+                   fresh: bool) -> MDResult:
+        """Attach the observers, run to the last step, record the outcome in the store."""
+        from tqdm.auto import tqdm
+
+        n_eq = settings.equilibration_steps
+        n_total = n_eq + settings.production_steps
 
         def state() -> dict[str, Any]:
             return {
@@ -569,39 +325,32 @@ class MDRun:
                 "positions_A": atoms.get_positions(),
                 "momenta": atoms.get_momenta(),
                 "cell_A": atoms.cell.array.copy(),
-                "thermostat": self._thermostat_state(dyn),
+                "thermostat": thermostat_state(dyn),
                 "rng_state": rng.bit_generator.state,
                 "time_unix": time.time(),
             }
 
-        check_every = settings.check_every or settings.save_every
         guard = BlowUpGuard(atoms, dyn, temperature_K, settings.min_distance_A,
                             settings.max_temperature_factor)
         writer = FrameWriter(atoms, dyn, store, n_eq, settings.timestep_fs)
         checkpointer = Checkpointer(dyn, writer, store, state)
-        dyn.attach(guard, interval=check_every)
+        dyn.attach(guard, interval=settings.check_every or settings.save_every)
         dyn.attach(writer, interval=settings.save_every)
         dyn.attach(checkpointer, interval=settings.save_every * settings.checkpoint_every)
-
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=n_total, initial=start, unit="step", disable=not self.progress,
                    desc=f"{Path(str(source)).stem} {temperature_K:g} K", leave=False)
         dyn.attach(ProgressBar(dyn, bar), interval=settings.save_every)
+
         t0 = time.perf_counter()
         try:
-            if start < n_total or checkpoint is None:
+            if start < n_total or fresh:
                 dyn.run(n_total - start)
         except MDBlowUpError as exc:
-            writer.buffer = [f for f in writer.buffer if f["step"] < dyn.nsteps]
-            writer.flush()
-            store.set_status("error", str(exc))
-            return self._result(store, "error", str(exc), dyn.nsteps - start, t0, meta)
-        except (RuntimeError, ValueError, FloatingPointError) as exc:
-            msg = f"step {dyn.nsteps}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            writer.flush()
-            store.set_status("error", msg)
-            return self._result(store, "error", msg, dyn.nsteps - start, t0, meta)
+            writer.discard_from(dyn.nsteps)
+            return self._fail(store, writer, str(exc), dyn.nsteps - start, t0, meta)
+        except _RUN_ERRORS as exc:
+            msg = f"step {dyn.nsteps}: {type(exc).__name__}: {one_line(exc, max_chars=200)}"
+            return self._fail(store, writer, msg, dyn.nsteps - start, t0, meta)
         finally:
             bar.close()
         if checkpointer.last_step != dyn.nsteps:
@@ -609,6 +358,13 @@ class MDRun:
         store.finalize()
         store.set_status("done")
         return self._result(store, "done", "", dyn.nsteps - start, t0, meta)
+
+    def _fail(self, store: TrajectoryStore, writer: FrameWriter, message: str, steps_run: int,
+              t0: float, meta: dict[str, Any]) -> MDResult:
+        """Keep the frames produced so far and mark the run ``error``."""
+        writer.flush()
+        store.set_status("error", message)
+        return self._result(store, "error", message, steps_run, t0, meta)
 
     @staticmethod
     def _result(store, status, message, steps_run, t0, meta) -> MDResult:

@@ -11,7 +11,8 @@ One directory per MD run (structure x temperature)::
       segments/seg_<first step>.h5   frames written since the start, one file per checkpoint
       trajectory.h5      all frames, written when the run finishes (segments are then removed)
 
-Every file is written to a temporary name and moved into place with ``os.replace``,
+Every file is written to a temporary name and moved into place with ``os.replace``
+(:func:`mlkit.utils.atomic_write_bytes`; the HDF5 files the same way),
 so a run killed at any instant leaves either the old or the new version, never a
 torn file. Frames are flushed in segments just before each checkpoint; on resume
 frames after the checkpoint step are dropped (:meth:`TrajectoryStore.truncate`),
@@ -43,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from mlkit.errors import MlkitError
+from mlkit.utils import atomic_write_bytes
 
 FRAME_FIELDS: dict[str, str] = {
     "step": "int64",
@@ -54,15 +56,6 @@ FRAME_FIELDS: dict[str, str] = {
     "temperature_K": "float64",
 }
 STATUSES = ("running", "done", "error")
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def _write_h5(path: Path, frames: dict[str, np.ndarray], attrs: dict[str, str]) -> None:
@@ -145,7 +138,7 @@ class TrajectoryStore:
     # ---------------------------------------------------------------- meta / status
     def write_meta(self, meta: dict[str, Any]) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(self.meta_path, json.dumps(meta, indent=1, sort_keys=True).encode())
 
     def read_meta(self) -> dict[str, Any]:
         if not self.meta_path.exists():
@@ -170,12 +163,12 @@ class TrajectoryStore:
             raise ValueError(f"unknown status {status!r}")
         self.run_dir.mkdir(parents=True, exist_ok=True)
         payload = {"status": status, "message": message, "updated_unix": time.time()}
-        _atomic_write_bytes(self.status_path, json.dumps(payload).encode())
+        atomic_write_bytes(self.status_path, json.dumps(payload).encode())
 
     def write_initial(self, structure) -> None:
         """Store the initial (super)cell (pymatgen Structure) as JSON."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write_bytes(self.initial_path, json.dumps(structure.as_dict()).encode())
+        atomic_write_bytes(self.initial_path, json.dumps(structure.as_dict()).encode())
 
     def read_initial(self):
         """The initial (super)cell as a pymatgen Structure."""
@@ -185,7 +178,7 @@ class TrajectoryStore:
 
     # ---------------------------------------------------------------- checkpoint
     def save_checkpoint(self, state: dict[str, Any]) -> None:
-        _atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=4))
+        atomic_write_bytes(self.checkpoint_path, pickle.dumps(state, protocol=4))
 
     def load_checkpoint(self) -> dict[str, Any] | None:
         if not self.checkpoint_path.exists():

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from mlkit.analysis import AnalysisSettings
 from mlkit.cli import main
 from mlkit.labels.md import analyze_runs, label_md, run_md_structures, run_one_structure
 from mlkit.md import MDSettings
@@ -87,6 +88,16 @@ def test_cli_md_run_analyze_and_label(inputs, tmp_path, capsys):
     csv = tmp_path / "a.csv"
     assert main(["md", "analyze", str(md_dir), "-o", str(csv), "--no-progress"]) == 0
     assert pd.read_csv(csv).loc[0, "status"] == "done"
+    # analysis options reach AnalysisSettings: a shorter fit window, as in the Python API
+    csv2 = tmp_path / "b.csv"
+    assert main(["md", "analyze", str(md_dir), "-o", str(csv2), "--no-progress",
+                 "--fit-end-fraction", "0.4"]) == 0
+    default, short = pd.read_csv(csv).loc[0], pd.read_csv(csv2).loc[0]
+    assert short["fit_end_ps"] < default["fit_end_ps"]
+    api = analyze_runs(md_dir, progress=False,
+                       analysis_settings=AnalysisSettings(fit_end_fraction=0.4))
+    assert api.loc[0, "fit_end_ps"] == pytest.approx(short["fit_end_ps"])
+    assert api.loc[0, "diffusivity_cm2_s"] == pytest.approx(short["diffusivity_cm2_s"])
     out = tmp_path / "labels.csv"
     assert main(["label", "md", str(inputs / "NaCl.vasp"), *args, "--md-dir", str(md_dir),
                  "-o", str(out)]) == 0

@@ -20,10 +20,10 @@ from mlkit.md.constraints import (
     FixGroupRotation,
     FixGroupRotationTranslation,
     _unwrap,
-    constrained_nose_hoover,
     make_constraint,
     polyanion_groups,
 )
+from mlkit.md.dynamics import constrained_nose_hoover
 
 N_STEPS = 40
 

@@ -172,3 +172,36 @@ def test_finished_run_is_extended_by_a_longer_time(nacl, tmp_path, chgnet_calc):
     # same length again: skipped
     assert MDRun(nacl, tmp_path / "x", longer, calculator=chgnet_calc,
                  progress=False).run().skipped
+
+
+def test_calculator_error_with_empty_message_ends_as_error(tmp_path):
+    """An exception without a message (str(exc) == "") must still close the run as "error".
+
+    The old handler took ``str(exc).splitlines()[0]``, which raised IndexError inside the
+    handler and left the run marked "running" forever.
+    """
+    from ase.calculators.emt import EMT
+
+    class FailingEMT(EMT):
+        """EMT copper that raises ``RuntimeError()`` from its 12th evaluation on."""
+
+        calls = 0
+
+        def calculate(self, *args, **kwargs):
+            FailingEMT.calls += 1
+            if FailingEMT.calls >= 12:
+                raise RuntimeError()
+            super().calculate(*args, **kwargs)
+
+    cu = Structure.from_spacegroup("Fm-3m", Lattice.cubic(3.61), ["Cu"], [[0, 0, 0]])
+    settings = small_settings(time_ps=0.2, equilibration_ps=0.0, checkpoint_every=1)
+    result = MDRun(cu, tmp_path / "fail", settings, calculator=FailingEMT(),
+                   progress=False).run()
+    store = TrajectoryStore(tmp_path / "fail")
+    assert result.status == "error" and store.status == "error"
+    assert result.message.startswith("step ") and result.message.endswith(
+        "RuntimeError: RuntimeError")
+    assert store.status_message == result.message
+    assert 0 < result.n_frames < settings.expected_frames  # frames before the failure kept
+    again = MDRun(cu, tmp_path / "fail", settings, calculator=EMT(), progress=False).run()
+    assert again.skipped and again.status == "error"

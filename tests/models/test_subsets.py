@@ -73,7 +73,8 @@ def test_outputs_plot_and_estimator_wrapper(tmp_path):
     res = sel.results_
     assert sel.best_subset_ == res.features_of(sel.best_bitmask_)
     assert sel.best_score_ == res.table["f1_mean"].max()
-    assert list(sel.transform(X).columns) == sel.best_subset_
+    assert list(sel.get_feature_names_out()) == sel.best_subset_
+    np.testing.assert_array_equal(sel.transform(X), X[sel.best_subset_].to_numpy())
     paths = write_outputs(res, tmp_path / "out")
     back = pd.read_parquet(paths["table"])
     pd.testing.assert_frame_equal(back, res.table)
