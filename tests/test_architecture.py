@@ -60,12 +60,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 
 #: upward imports in files another branch owns, each with its fix; remove the entry
 #: with the fix (``test_pending_entries_still_exist`` fails once the import is gone)
-PENDING: dict[tuple[str, str], str] = {
-    ("mlkit/models/subsets.py", "mlkit.features"): (
-        "prepare_table moved to mlkit.workflows.prepare_subset_table; delete it from "
-        "models.subsets when the subsets package lands"
-    ),
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def subpackage_of(module: str) -> str:

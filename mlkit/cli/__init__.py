@@ -17,7 +17,7 @@ import importlib
 import sys
 
 #: verb modules, in the order of the flow
-VERB_MODULES = ("featurize", "train", "subsets", "predict", "md", "label", "phonons")
+VERB_MODULES = ("featurize", "train", "subsets", "predict", "md", "label")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -22,7 +22,7 @@ from mlkit.features.base import (
     list_featurizers,
     register_featurizer,
 )
-from mlkit.features.context import StructureContext, guess_oxidation_states
+from mlkit.features.context import StructureContext
 from mlkit.features.pipeline import (
     META_COLUMNS,
     default_cache_dir,
@@ -51,7 +51,6 @@ __all__ = [
     "featurize_paths",
     "featurize_structures",
     "get_featurizer",
-    "guess_oxidation_states",
     "list_featurizers",
     "parse_featurizer_names",
     "register_featurizer",

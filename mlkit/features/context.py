@@ -31,11 +31,7 @@ from mlkit.utils import one_line
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-__all__ = ["StructureContext", "guess_oxidation_states"]
-
-#: the structure-level guess, re-exported for ``mlkit.features`` (it lives in
-#: :mod:`mlkit.structures.chemistry` as ``oxidation_states``)
-guess_oxidation_states = oxidation_states
+__all__ = ["StructureContext"]
 
 #: two partial sites closer than this whose occupancies sum to <= 1 + SPLIT_OCCUPANCY_TOL are
 #: alternative (split) positions: skipped by the shortest-distance features (A)

@@ -166,7 +166,7 @@ def run_md_structures(
     rows: list[dict[str, Any]] = []
     use_dask = dask_address is not None or dask_client is not None
     if n_jobs < 1:
-        raise ValueError(f"n_jobs must be >= 1, got {n_jobs}")
+        raise MlkitError(f"n_jobs must be >= 1, got {n_jobs}")
     if cfg["threads"] is None and not use_dask:
         cfg["threads"] = max(1, (os.cpu_count() or 1) // n_jobs)
 

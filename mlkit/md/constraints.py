@@ -307,7 +307,7 @@ def make_constraint(kind: str, structure, mobile_ion: str = "Na") -> list:
     """
     kind = str(kind).lower()
     if kind not in CONSTRAINTS:
-        raise ValueError(f"unknown constraint {kind!r}; choose {', '.join(CONSTRAINTS)}")
+        raise MlkitError(f"unknown constraint {kind!r}; choose {', '.join(CONSTRAINTS)}")
     if kind == "none":
         return []
     groups = polyanion_groups(structure, mobile_ion=mobile_ion)

@@ -101,7 +101,7 @@ def resolve_temperature_K(structure, settings: MDSettings, source: str = "") -> 
     if settings.temperature_K == "auto":
         from mlkit.md.temperature import auto_temperature_K
 
-        return auto_temperature_K(structure, source=source)
+        return auto_temperature_K(structure, source=source, mobile_ion=settings.mobile_ion)
     return float(settings.temperature_K)
 
 

@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from mlkit.errors import MlkitError
+
 __all__ = ["ENSEMBLES", "MDSettings"]
 
 ENSEMBLES = ("nvt-nose-hoover", "nvt-langevin")
@@ -84,24 +86,24 @@ class MDSettings:
     def validate(self) -> None:
         """Raise ``ValueError`` (one line) for inconsistent settings."""
         if self.ensemble not in ENSEMBLES:
-            raise ValueError(f"unknown ensemble {self.ensemble!r}; choose {', '.join(ENSEMBLES)}")
+            raise MlkitError(f"unknown ensemble {self.ensemble!r}; choose {', '.join(ENSEMBLES)}")
         from mlkit.md.constraints import CONSTRAINTS
 
         if self.constraint not in CONSTRAINTS:
-            raise ValueError(f"unknown constraint {self.constraint!r}; "
+            raise MlkitError(f"unknown constraint {self.constraint!r}; "
                              f"choose {', '.join(CONSTRAINTS)}")
         if self.temperature_K != "auto":
             t = float(self.temperature_K)
             if not (t > 0 and math.isfinite(t)):
-                raise ValueError(f"temperature_K must be > 0 or 'auto', got {self.temperature_K}")
+                raise MlkitError(f"temperature_K must be > 0 or 'auto', got {self.temperature_K}")
         for name in ("time_ps", "timestep_fs"):
             if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+                raise MlkitError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.equilibration_ps < 0:
-            raise ValueError(f"equilibration_ps must be >= 0, got {self.equilibration_ps}")
+            raise MlkitError(f"equilibration_ps must be >= 0, got {self.equilibration_ps}")
         for name in ("save_every", "checkpoint_every"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise MlkitError(f"{name} must be >= 1, got {getattr(self, name)}")
 
     @property
     def equilibration_steps(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from mlkit.errors import MlkitError
+
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 
@@ -25,14 +27,14 @@ def resolve_device(device: str = "auto") -> str:
         Unknown device, or ``"cuda"`` requested on a machine without CUDA.
     """
     if device not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+        raise MlkitError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     import torch
 
     has_cuda = bool(torch.cuda.is_available())
     if device == "auto":
         return "cuda" if has_cuda else "cpu"
     if device == "cuda" and not has_cuda:
-        raise ValueError("device 'cuda' requested but torch.cuda.is_available() is False")
+        raise MlkitError("device 'cuda' requested but torch.cuda.is_available() is False")
     return device
 
 
@@ -48,7 +50,7 @@ def set_threads(threads: int | None) -> int:
 
     if threads is not None:
         if int(threads) < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+            raise MlkitError(f"threads must be >= 1, got {threads}")
         torch.set_num_threads(int(threads))
     return int(torch.get_num_threads())
 
@@ -56,5 +58,5 @@ def set_threads(threads: int | None) -> int:
 def check_dtype(dtype: str) -> str:
     """Validate a float precision name (``"float32"`` or ``"float64"``)."""
     if dtype not in DTYPES:
-        raise ValueError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        raise MlkitError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     return dtype

@@ -10,7 +10,7 @@ Read the modules in the order of the search:
 * :mod:`~mlkit.models.subsets.result` -- streaming summary and :class:`SubsetSearchResult`
 * :mod:`~mlkit.models.subsets.search` -- :func:`exhaustive_subset_search`, :func:`subset_fold_fits`
 * :mod:`~mlkit.models.subsets.estimator` -- :class:`ExhaustiveSubsetSearch` (scikit-learn selector)
-* :mod:`~mlkit.models.subsets.io` -- :func:`prepare_table`, :func:`write_outputs`
+* :mod:`~mlkit.models.subsets.io` -- :func:`write_outputs`
 
 See docs/subsets.md.
 """
@@ -21,7 +21,7 @@ from mlkit.models.subsets.chunks import DEFAULT_CHUNK_GENERIC, DEFAULT_CHUNK_LOG
 from mlkit.models.subsets.estimator import ExhaustiveSubsetSearch
 from mlkit.models.subsets.fits import ESTIMATORS
 from mlkit.models.subsets.folds import MAX_FEATURES_SUPPORTED, FoldData, make_folds
-from mlkit.models.subsets.io import prepare_table, write_outputs
+from mlkit.models.subsets.io import write_outputs
 from mlkit.models.subsets.result import SubsetSearchResult
 from mlkit.models.subsets.search import MAX_SUBSETS, exhaustive_subset_search, subset_fold_fits
 
@@ -37,7 +37,6 @@ __all__ = [
     "SubsetSearchResult",
     "exhaustive_subset_search",
     "make_folds",
-    "prepare_table",
     "subset_fold_fits",
     "write_outputs",
 ]
