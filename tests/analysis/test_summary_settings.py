@@ -31,7 +31,9 @@ def _assert_rows_equal(row, ref):
             if math.isnan(want):
                 assert math.isnan(got), key
             else:  # same arithmetic; the tolerance only absorbs another BLAS/FFT build
-                assert got == pytest.approx(want, rel=1e-12, abs=1e-300), key
+                # (the GLS fit inverts an ill-conditioned covariance: 1e-8 between builds)
+                rel = 1e-6 if "gls" in key else 1e-12
+                assert got == pytest.approx(want, rel=rel, abs=1e-300), key
         else:
             assert type(got) is type(want) and got == want, key
 
