@@ -77,13 +77,19 @@ def feature_columns(featurizers: Sequence[BaseFeaturizer]) -> list[str]:
     return cols
 
 
-@lru_cache(maxsize=1)
-def _code_hash() -> str:
+@lru_cache(maxsize=2)
+def _code_hash(with_phonons: bool = False) -> str:
+    """Hash of the code that makes feature values (the phonon package only when used)."""
     import mlkit.features
     import mlkit.structures
 
+    pkgs = [mlkit.features, mlkit.structures]
+    if with_phonons:
+        import mlkit.phonons
+
+        pkgs.append(mlkit.phonons)
     h = hashlib.sha256()
-    for pkg in (mlkit.features, mlkit.structures):
+    for pkg in pkgs:
         for p in sorted(Path(pkg.__file__).parent.glob("*.py")):
             h.update(p.name.encode())
             h.update(p.read_bytes())
@@ -97,7 +103,7 @@ def _settings_hash(settings: FeaturizationSettings, featurizers: Sequence[BaseFe
     key = {
         "schema": CACHE_SCHEMA,
         "version": __version__,
-        "code": _code_hash(),
+        "code": _code_hash(any(f.name == "phonon" for f in featurizers)),
         "featurizers": [
             [f.name, sorted((k, repr(v)) for k, v in f.get_params().items())] for f in featurizers
         ],
