@@ -159,6 +159,8 @@ def label_one(
         relax_fmax_eV_A=prov.get("relax_fmax_eV_A", float("nan")),
         relax_max_shift_A=prov.get("relax_max_shift_A", float("nan")),
         force_constants_s=prov.get("force_constants_s", float("nan")),
+        forces_s=prov.get("forces_s", float("nan")),
+        relax_s=prov.get("relax_s", float("nan")),
         fc_cached=prov.get("cached", False),
     )
     row.update(result.row)
