@@ -151,8 +151,14 @@ def _featurize_one(
     settings: FeaturizationSettings,
 ) -> dict[str, Any]:
     """One row: read (if a path), validate, resolve disorder, run every featurizer."""
+    from mlkit.errors import StructureError
     from mlkit.features.context import StructureContext
-    from mlkit.structures import read_structure, resolve_disorder, validate_structure
+    from mlkit.structures import (
+        read_structure,
+        resolve_disorder,
+        site_count_lower_bound,
+        validate_structure,
+    )
 
     row: dict[str, Any] = {
         "id": row_id,
@@ -164,6 +170,12 @@ def _featurize_one(
     for col in feature_columns(featurizers):
         row[col] = math.nan
     try:
+        if isinstance(payload, str | Path):
+            # refuse huge files before parsing them (a 14k-site CIF takes ~1 min to parse)
+            n_sites = site_count_lower_bound(payload)
+            if n_sites is not None and n_sites > settings.max_sites:
+                raise StructureError(
+                    source, f"too many sites (at least {n_sites} > max_sites={settings.max_sites})")
         structure = read_structure(payload) if isinstance(payload, str | Path) else payload
         validate_structure(structure, source, max_sites=settings.max_sites)
         structure, note = resolve_disorder(structure, settings.disorder, source)
@@ -333,6 +345,15 @@ def featurize_paths(
     from mlkit.structures import collect_paths, structure_id
 
     files = collect_paths(paths)
+    by_id: dict[str, list[str]] = {}
+    for p in files:
+        by_id.setdefault(structure_id(p), []).append(str(p))
+    clashes = {k: v for k, v in by_id.items() if len(v) > 1}
+    if clashes:
+        sid, where = next(iter(clashes.items()))
+        raise MlkitError(
+            f"{len(clashes)} id(s) shared by several inputs, e.g. {sid!r}: {', '.join(where)}; "
+            "ids are file names without suffix and must be unique in a table (rename the files)")
     items = []
     for p in files:
         try:

@@ -30,7 +30,13 @@ from mlkit.structures.disorder import (
     resolve_disorder,
     site_average,
 )
-from mlkit.structures.io import STRUCTURE_SUFFIXES, collect_paths, read_structure, structure_id
+from mlkit.structures.io import (
+    STRUCTURE_SUFFIXES,
+    collect_paths,
+    read_structure,
+    site_count_lower_bound,
+    structure_id,
+)
 from mlkit.structures.polyanions import (
     BONDING_METHODS,
     Polyanion,
@@ -63,6 +69,7 @@ __all__ = [
     "pauling",
     "polyhedron_shape",
     "read_structure",
+    "site_count_lower_bound",
     "require_species",
     "resolve_disorder",
     "shared_ligand_pairs",

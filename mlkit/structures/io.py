@@ -10,10 +10,12 @@ import glob
 import io
 import json
 import logging
+import re
 import warnings
 from collections.abc import Sequence
 from contextlib import redirect_stderr
 from pathlib import Path
+from typing import Any
 
 from pymatgen.core import Structure
 
@@ -124,14 +126,90 @@ def _short(exc: BaseException) -> str:
     return msg
 
 
+def _check_cif_occupancies(parser: Any) -> None:
+    """Refuse negative or non-numeric occupancies (pymatgen silently drops such sites)."""
+    for block in parser.as_dict().values():
+        occupancies = block.get("_atom_site_occupancy")
+        if occupancies is None:
+            continue
+        occupancies = [occupancies] if isinstance(occupancies, str) else occupancies
+        labels = block.get("_atom_site_label") or ["?"] * len(occupancies)
+        labels = [labels] if isinstance(labels, str) else labels
+        for label, text in zip(labels, occupancies, strict=False):
+            if text in ("?", "."):
+                continue
+            try:
+                value = float(re.sub(r"\(\d+\)$", "", text))
+            except ValueError:
+                raise ValueError(f"site {label}: occupancy {text!r} is not a number") from None
+            if not value > 0:
+                raise ValueError(f"site {label}: occupancy {value:g} is not positive")
+
+
 def _read_cif(path: Path) -> Structure:
     from pymatgen.io.cif import CifParser
 
     parser = CifParser(path, occupancy_tolerance=1.05)
+    _check_cif_occupancies(parser)
     structures = parser.parse_structures(primitive=False, on_error="raise")
     if not structures:
         raise ValueError("no structure in file")
     return structures[0]
+
+
+def site_count_lower_bound(path: str | Path) -> int | None:
+    """A cheap lower bound on the sites in a structure file, without parsing it.
+
+    POSCAR: the sum of the counts line; extxyz: the first line; CIF: the rows of the
+    ``_atom_site_`` loop (symmetry can only add sites). ``None`` when the format gives no
+    cheap count (JSON) or the file does not look like its format: the full parse decides.
+    """
+    p = Path(path)
+    fmt = file_format(p)
+    try:
+        if fmt == "POSCAR":
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                lines = [next(fh, "") for _ in range(7)]
+            for line in (lines[5], lines[6]):
+                parts = line.split()
+                if parts and all(x.isdigit() for x in parts):
+                    return sum(int(x) for x in parts)
+            return None
+        if fmt == "extxyz":
+            with open(p, encoding="utf-8", errors="replace") as fh:
+                first = fh.readline().strip()
+            return int(first) if first.isdigit() else None
+        if fmt == "CIF":
+            return _cif_atom_rows(p)
+    except (OSError, StopIteration):
+        return None
+    return None
+
+
+def _cif_atom_rows(path: Path) -> int:
+    """Rows of the first loop that declares ``_atom_site_fract_x`` (0 if none)."""
+    rows, in_loop, is_atoms, header = 0, False, False, False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.lower() == "loop_":
+                if is_atoms and rows:
+                    return rows
+                in_loop, is_atoms, header = True, False, True
+                continue
+            if in_loop and header and line.startswith("_"):
+                is_atoms |= line.lower().startswith("_atom_site_fract_x")
+                continue
+            header = False
+            if in_loop and is_atoms:
+                if line.startswith(("_", "data_")):
+                    return rows
+                rows += 1
+            elif line.startswith("_"):
+                in_loop = False
+    return rows
 
 
 def _read_poscar(path: Path) -> Structure:
