@@ -71,3 +71,28 @@ def test_cli_label_phonons(tmp_path):
     table = pd.read_csv(out)
     assert list(table["status"]) == ["done", "error"]
     assert (tmp_path / "plots" / "NaCl_dos.png").stat().st_size > 1000
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "phonondb_na"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not SHARED.exists(), reason="../shared/datasets/phonondb_na absent")
+def test_dft_force_sets_on_dask_equal_local(tmp_path):
+    """Two phonondb archives through a Dask LocalCluster give the local rows."""
+    distributed = pytest.importorskip("distributed")
+    archives = sorted((SHARED / "raw").glob("materials-id-682-*"))  # NaF
+    archives += sorted((SHARED / "raw").glob("materials-id-1266-*"))  # Na2Se
+    settings = PhononSettings(band_points=5, temperatures_K=(800.0,))
+    local = label_phonons(archives, tmp_path / "local.csv", settings, source="force_sets",
+                          progress=False)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = label_phonons(archives, tmp_path / "dask.csv", settings, source="force_sets",
+                               dask_client=client, progress=False)
+    assert list(local["status"]) == ["done", "done"]
+    assert list(local["phonon_source"]) == ["dft", "dft"]
+    cols = [c for c in local.columns if c.startswith("ph_") and not c.endswith("_s")]
+    pd.testing.assert_frame_equal(local[cols], remote[cols])
+    assert (local["ph_stable"] == 1.0).all()  # NaF and Na2Se are DFT-stable
