@@ -1,4 +1,5 @@
-"""Small helpers every layer may use: one-line messages, file hashes, atomic writes.
+"""Small helpers every layer may use: one-line messages, file hashes, atomic writes,
+a per-call time limit.
 
 This module sits at the bottom of the flow with :mod:`mlkit.errors`: it imports nothing
 from mlkit, so any subpackage can use it.
@@ -8,10 +9,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "file_sha256", "one_line"]
+__all__ = [
+    "TimeLimitExceeded",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "file_sha256",
+    "one_line",
+    "time_limit",
+]
 
 
 def one_line(exc: BaseException, max_chars: int | None = None) -> str:
@@ -66,3 +78,42 @@ def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> Non
 def atomic_write_text(path: str | Path, text: str, fsync: bool = True) -> None:
     """:func:`atomic_write_bytes` for UTF-8 text."""
     atomic_write_bytes(path, text.encode("utf-8"), fsync=fsync)
+
+
+class TimeLimitExceeded(BaseException):
+    """Raised inside a :func:`time_limit` block when its time is up.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), so the ``except Exception`` handlers
+    that turn a failing step into an error row cannot swallow it.
+    """
+
+
+@contextmanager
+def time_limit(seconds: float | None) -> Iterator[bool]:
+    """Interrupt the block with :class:`TimeLimitExceeded` after ``seconds`` of wall time.
+
+    Uses ``SIGALRM``, so it works in the main thread of a process on POSIX (local runs and
+    joblib/loky workers); elsewhere (threads, Windows) or with ``seconds=None`` the block
+    runs without a limit. Yields whether the limit is active.
+    """
+    active = (
+        seconds is not None
+        and hasattr(signal, "setitimer")
+        and threading.current_thread() is threading.main_thread()
+    )
+    if not active:
+        yield False
+        return
+    if seconds <= 0:
+        raise ValueError(f"time limit must be > 0 s, got {seconds}")
+
+    def _handler(signum: int, frame: object) -> None:
+        raise TimeLimitExceeded(f"time limit of {seconds:g} s exceeded")
+
+    previous = signal.signal(signal.SIGALRM, _handler)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield True
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

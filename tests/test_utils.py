@@ -31,3 +31,23 @@ def test_file_sha256_matches_hashlib(tmp_path):
 def test_atomic_write_to_missing_directory_raises(tmp_path):
     with pytest.raises(FileNotFoundError):
         atomic_write_text(tmp_path / "missing" / "f.txt", "x")
+
+
+def test_time_limit_interrupts_and_restores():
+    import signal
+    import time
+
+    from mlkit.utils import TimeLimitExceeded, time_limit
+
+    before = signal.getsignal(signal.SIGALRM)
+    t0 = time.perf_counter()
+    with pytest.raises(TimeLimitExceeded, match="time limit of 0.2 s"):
+        with time_limit(0.2):
+            try:
+                time.sleep(5)
+            except Exception:  # noqa: BLE001 - the limit must pass through generic handlers
+                pytest.fail("TimeLimitExceeded was caught as an Exception")
+    assert time.perf_counter() - t0 < 2
+    assert signal.getsignal(signal.SIGALRM) is before
+    with time_limit(None) as active:
+        assert active is False

@@ -19,6 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", required=True, help="output table: OUT.parquet or OUT.csv")
     add_featurization_options(p)
     add_run_options(p)
+    p.add_argument("--time-limit-s", type=float, default=600.0,
+                   help="wall-time limit per structure; over it the row is an error "
+                        "(default 600; 0 = none)")
     p.set_defaults(func=run)
 
 
@@ -35,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
     df = featurize_paths(
         args.paths, featurization_from_args(args), n_jobs=args.jobs, cache_dir=args.cache_dir,
         use_cache=not args.no_cache, progress=not args.no_progress,
+        time_limit_s=args.time_limit_s or None,
     )
     out = write_table(df, args.output)
     seconds = time.perf_counter() - t0

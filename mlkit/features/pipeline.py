@@ -143,6 +143,14 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _empty_row(row_id: str, source: str, featurizers: Sequence[BaseFeaturizer]) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": row_id, "source": source, "error": "", "disorder": "",
+                           "connectivity": ""}
+    for col in feature_columns(featurizers):
+        row[col] = math.nan
+    return row
+
+
 def _featurize_one(
     row_id: str,
     source: str,
@@ -160,15 +168,7 @@ def _featurize_one(
         validate_structure,
     )
 
-    row: dict[str, Any] = {
-        "id": row_id,
-        "source": source,
-        "error": "",
-        "disorder": "",
-        "connectivity": "",
-    }
-    for col in feature_columns(featurizers):
-        row[col] = math.nan
+    row = _empty_row(row_id, source, featurizers)
     try:
         if isinstance(payload, str | Path):
             # refuse huge files before parsing them (a 14k-site CIF takes ~1 min to parse)
@@ -210,17 +210,27 @@ def _featurize_chunk(
     featurizers: Sequence[BaseFeaturizer],
     settings: FeaturizationSettings,
     cache_dir: str | None,
+    time_limit_s: float | None = None,
 ) -> list[tuple[int, dict[str, Any]]]:
     """Worker: featurize a chunk, writing each finished row to the cache at once."""
     import warnings
+
+    from mlkit.utils import TimeLimitExceeded, time_limit
 
     out = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for index, (row_id, source, payload, key) in enumerate(items):
-            row = _featurize_one(row_id, source, payload, featurizers, settings)
-            if cache_dir is not None:
-                _store_cached(Path(cache_dir), key, row)
+            try:
+                with time_limit(time_limit_s):
+                    row = _featurize_one(row_id, source, payload, featurizers, settings)
+            except TimeLimitExceeded:
+                # not cached: a rerun with a larger limit tries again
+                row = _empty_row(row_id, source, featurizers)
+                row["error"] = f"time limit of {time_limit_s:g} s per structure exceeded"
+            else:
+                if cache_dir is not None:
+                    _store_cached(Path(cache_dir), key, row)
             out.append((index, row))
     return out
 
@@ -234,6 +244,7 @@ def _run(
     use_cache: bool,
     progress: bool,
     chunk_size: int | None,
+    time_limit_s: float | None = None,
 ) -> pd.DataFrame:
     import pandas as pd
     from tqdm.auto import tqdm
@@ -266,7 +277,7 @@ def _run(
         if chunk_size is None:
             chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
         chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
-        args = (fz, settings, store)
+        args = (fz, settings, store, time_limit_s)
         if n_jobs == 1:
             results: Iterable[list[tuple[int, dict[str, Any]]]] = (
                 _featurize_chunk([it for _, it in chunk], *args) for chunk in chunks
@@ -312,6 +323,7 @@ def featurize_paths(
     progress: bool = True,
     use_cache: bool = True,
     chunk_size: int | None = None,
+    time_limit_s: float | None = 600.0,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Featurize structure files: one row per input file.
@@ -333,6 +345,11 @@ def featurize_paths(
         False: neither read nor write the cache.
     chunk_size : int, optional
         Structures per parallel task (default: about 8 tasks per worker, at most 16).
+    time_limit_s : float or None, default 600
+        Wall-time limit per structure; a structure over it gets an error row naming the
+        limit (not cached, so a rerun with a larger limit retries it). ``None``: no limit.
+        Enforced with ``SIGALRM`` in the worker's main thread (POSIX; local and joblib
+        workers), not inside threads.
     **overrides
         Fields of :class:`FeaturizationSettings` replacing those of ``settings``
         (``featurize_paths(paths, mobile_ion="Li")``).
@@ -369,6 +386,7 @@ def featurize_paths(
         use_cache=use_cache,
         progress=progress,
         chunk_size=chunk_size,
+        time_limit_s=time_limit_s,
     )
 
 
@@ -381,6 +399,7 @@ def featurize_structures(
     progress: bool = True,
     use_cache: bool = True,
     chunk_size: int | None = None,
+    time_limit_s: float | None = 600.0,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Featurize in-memory structures ``{id: Structure}``; same settings, options and table
@@ -398,6 +417,7 @@ def featurize_structures(
         use_cache=use_cache,
         progress=progress,
         chunk_size=chunk_size,
+        time_limit_s=time_limit_s,
     )
 
 

@@ -82,3 +82,33 @@ def test_duplicate_ids_are_refused(tmp_path):
     table = featurize_paths([tmp_path / "a" / "x.cif", tmp_path / "a"], use_cache=False,
                             progress=False, featurizers=("structural",))
     assert list(table["id"]) == ["x"]
+
+
+def test_time_limit_per_structure_gives_an_error_row(tmp_path, monkeypatch):
+    """A structure stuck in a featurizer is cut at the limit; the others are unaffected."""
+    import mlkit.features.structural as structural
+
+    good = tmp_path / "good.cif"
+    good.write_text(CIF_HEAD + "Na1 Na 0 0 0 1\nCl1 Cl 0.5 0.5 0.5 1\n")
+    slow = tmp_path / "slow.cif"
+    slow.write_text(CIF_HEAD + "Na1 Na 0 0 0 1\nBr1 Br 0.5 0.5 0.5 1\n")
+    original = structural.StructuralFeaturizer.featurize
+
+    def stuck_on_br(self, ctx):
+        if "Br" in ctx.structure.composition:
+            time.sleep(30)
+        return original(self, ctx)
+
+    monkeypatch.setattr(structural.StructuralFeaturizer, "featurize", stuck_on_br)
+    t0 = time.perf_counter()
+    table = featurize_paths([good, slow], use_cache=True, cache_dir=tmp_path / "cache",
+                            progress=False, featurizers=("structural",), time_limit_s=1.0)
+    assert time.perf_counter() - t0 < 20
+    assert table.loc[0, "error"] == ""
+    assert table.loc[1, "error"] == "time limit of 1 s per structure exceeded"
+    assert table.iloc[1, 5:].isna().all()
+    # the timed-out row was not cached: without the slow path it is computed on a rerun
+    monkeypatch.setattr(structural.StructuralFeaturizer, "featurize", original)
+    again = featurize_paths([good, slow], use_cache=True, cache_dir=tmp_path / "cache",
+                            progress=False, featurizers=("structural",), time_limit_s=1.0)
+    assert again.loc[1, "error"] == ""
