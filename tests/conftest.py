@@ -1,22 +1,29 @@
-"""Shared fixtures: tiny structures built in code, and the path to ../shared data."""
+"""Shared fixtures: tiny structures built in code, and the path to ../shared data.
+
+Every test that reads ../shared goes through :func:`shared_path` (``from conftest import
+shared_path``), which skips the test when the data is absent and fails it when it lacks
+``@pytest.mark.shared``, so that ``-m shared`` / ``-m "not shared"`` select exactly the
+tests that need the data.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+import shared_data
 from pymatgen.core import Lattice, Structure
+from shared_data import SHARED, SHARED_DATASETS, shared_path
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SHARED_DATASETS = SHARED / "datasets"
+__all__ = ["SHARED", "SHARED_DATASETS", "shared_path"]
 
 
-def shared_path(*parts: str) -> Path:
-    """Path into ../shared/datasets, skipping the test when it is absent."""
-    path = SHARED_DATASETS.joinpath(*parts)
-    if not path.exists():
-        pytest.skip(f"needs ../shared/datasets/{'/'.join(parts)} (absent on this machine)")
-    return path
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """Record the running test for :func:`shared_data.shared_path`'s marker check."""
+    shared_data.running.append(item)
+    try:
+        return (yield)
+    finally:
+        shared_data.running.pop()
 
 
 @pytest.fixture

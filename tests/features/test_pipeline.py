@@ -79,7 +79,7 @@ def test_one_row_per_input_and_error_rows(files, tmp_path):
 
 def test_too_many_sites_is_an_error_row(files, tmp_path):
     df = featurize_paths([files / "nacl.cif"], max_sites=4, use_cache=False, progress=False)
-    assert "8 sites" in df.iloc[0]["error"] or "sites" in df.iloc[0]["error"]
+    assert "too many sites (8 > max_sites=4)" in df.iloc[0]["error"]
     assert np.isnan(df.iloc[0]["vpa"])
 
 

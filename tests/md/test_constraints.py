@@ -274,7 +274,7 @@ def test_constraint_in_provenance_resume_and_labels(runs, cell, chgnet_calc, tmp
         MDRun(cell, run_dir, settings("rtc"), calculator=chgnet_calc, progress=False).run()
 
 
-def test_cli_option():
+def test_cli_option(capsys):
     import argparse
 
     from mlkit.cli.md import add_run_options, settings_from_args
@@ -283,8 +283,10 @@ def test_cli_option():
     add_run_options(p)
     assert settings_from_args(p.parse_args(["x.cif", "--constraint", "rtc"])).constraint == "rtc"
     assert settings_from_args(p.parse_args(["x.cif"])).constraint == "none"
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as exc:
         p.parse_args(["x.cif", "--constraint", "bad"])
+    assert exc.value.code == 2  # argparse's usage error, not a crash
+    assert "--constraint: invalid choice: 'bad'" in capsys.readouterr().err
 
 
 def test_nose_hoover_thermostats_the_free_degrees_of_freedom():

@@ -75,9 +75,12 @@ def test_settings_validation_and_step_counts():
     s = MDSettings(time_ps=0.1, timestep_fs=2.0, equilibration_ps=0.013, save_every=5)
     assert s.production_steps == 50 and s.equilibration_steps == 10  # rounded up to save_every
     assert s.expected_frames == 11
-    for bad in (dict(ensemble="npt"), dict(temperature_K=-5), dict(time_ps=0),
-                dict(save_every=0), dict(equilibration_ps=-1)):
-        with pytest.raises(ValueError):
+    for bad, reason in ((dict(ensemble="npt"), "unknown ensemble 'npt'"),
+                        (dict(temperature_K=-5), "temperature_K must be > 0 or 'auto', got -5"),
+                        (dict(time_ps=0), "time_ps must be > 0, got 0"),
+                        (dict(save_every=0), "save_every must be >= 1, got 0"),
+                        (dict(equilibration_ps=-1), "equilibration_ps must be >= 0, got -1")):
+        with pytest.raises(MlkitError, match=f"^{reason}"):  # a user error, one per rule
             MDSettings(**bad).validate()
     import json
 

@@ -63,7 +63,7 @@ def test_status_and_tmp_cleanup(store):
     assert store.status == "new"
     store.set_status("error", "blow-up at step 3")
     assert store.status == "error" and store.status_message == "blow-up at step 3"
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown status 'weird'"):
         store.set_status("weird")
     (store.run_dir / "checkpoint.pkl.tmp123").write_bytes(b"torn")
     assert store.cleanup_tmp() == 1

@@ -102,14 +102,22 @@ def test_spring_lattice_high_temperature_limit_is_watson_integral():
 
 
 def test_time_reversal_mesh_weights():
-    q, w = gamma_centred_mesh(np.array([4, 3, 5]))
+    mesh = np.array([4, 3, 5])
+    q, w = gamma_centred_mesh(mesh)
     assert w.sum() == pytest.approx(1.0)
-    assert len(q) < 60
-    # no pair q, -q both kept
-    keys = {tuple(np.round(x % 1, 8)) for x in q}
-    for x in q:
-        minus = tuple(np.round(-x % 1, 8))
-        assert minus == tuple(np.round(x % 1, 8)) or minus not in keys
+    # 60 points, 2 of them their own partner (Gamma and (1/2, 0, 0)): 2 + 58 / 2 kept
+    assert len(q) == 31
+    grid = {tuple(g) for g in np.round(q * mesh).astype(int) % mesh}
+    assert len(grid) == 31
+    for g, weight in zip(np.round(q * mesh).astype(int) % mesh, w, strict=True):
+        minus = tuple(-g % mesh)
+        if minus == tuple(g):  # self-conjugate: single weight
+            assert weight == pytest.approx(1 / 60)
+        else:  # one of the pair q, -q kept, with double weight
+            assert minus not in grid and weight == pytest.approx(2 / 60)
+    # the kept points and their partners cover the whole mesh
+    covered = grid | {tuple(-np.array(g) % mesh) for g in grid}
+    assert len(covered) == 60
 
 
 def _chain_modes():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_path
 from pymatgen.core import Lattice, Structure
 
 from mlkit.errors import MlkitError
@@ -23,15 +24,6 @@ from mlkit.phonons import (
 
 phonopy = pytest.importorskip("phonopy")
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "phonondb_na"
-
-
-def needs_shared(test):
-    """Mark a test as needing ../shared data and skip it when the data is absent."""
-    skip = pytest.mark.skipif(not SHARED.exists(), reason="../shared/datasets/phonondb_na absent")
-    return pytest.mark.shared(skip(test))
-
-
 def nacl_primitive() -> Structure:
     s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
                                   [[0, 0, 0], [0.5, 0.5, 0.5]])
@@ -39,7 +31,8 @@ def nacl_primitive() -> Structure:
 
 
 def archive(mp_id: str) -> Path:
-    hits = sorted((SHARED / "raw").glob(f"materials-id-{mp_id.split('-')[1]}-*"))
+    """The phonondb archive of ``mp_id`` in ../shared (the test skips when it is absent)."""
+    hits = sorted(shared_path("phonondb_na", "raw").glob(f"materials-id-{mp_id.split('-')[1]}-*"))
     assert hits, mp_id
     return hits[0]
 
@@ -53,7 +46,7 @@ def test_supercell_choice_reaches_min_atoms_with_equal_widths():
     assert 32 * round(abs(np.linalg.det(m))) >= 80
 
 
-@needs_shared
+@pytest.mark.shared
 def test_dft_force_constants_identical_to_phonopy_load(tmp_path):
     """Archive read in memory == phonopy.load on the unpacked files (FC and displacements)."""
     path = archive("mp-23363")  # NaAlCl4
@@ -74,7 +67,7 @@ def test_dft_force_constants_identical_to_phonopy_load(tmp_path):
     assert model.provenance["n_supercell_atoms"] == len(ref.supercell)
 
 
-@needs_shared
+@pytest.mark.shared
 def test_thermal_displacements_identical_to_phonopy(tmp_path):
     """Our mesh sum == phonopy's ThermalDisplacements with the same mesh and exclusions."""
     from mlkit.phonons import descriptors as dk
@@ -99,7 +92,7 @@ def test_thermal_displacements_identical_to_phonopy(tmp_path):
                                    rtol=1e-6)  # CODATA versions of hbar, amu differ by 3e-7
 
 
-@needs_shared
+@pytest.mark.shared
 def test_unstable_compound_is_flagged_not_dropped():
     """NaNbCl6 has imaginary modes in DFT at 0 K: descriptors still come, with the flag."""
     data = read_phonondb_archive(archive("mp-28178"))

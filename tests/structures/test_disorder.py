@@ -87,6 +87,7 @@ def test_refuse_and_unknown_strategy(disordered):
         resolve_disorder(disordered, "random", "d.cif")
 
 
+@pytest.mark.shared
 def test_obelix_cifs_under_every_strategy():
     cifs = sorted(shared_path("obelix", "cifs_train").glob("*.cif"))[:12]
     n_disordered = 0

@@ -10,7 +10,12 @@ from mlkit.structures import require_species, validate_structure
 
 
 def test_sane_structure_passes(nacl):
+    # passes at the defaults and at limits just inside its 8 sites and 2.82 A Na-Cl distance,
     validate_structure(nacl, "nacl")
+    validate_structure(nacl, "nacl", max_sites=8, min_distance_A=2.8)
+    # so the checks are live and the pass above is not vacuous
+    with pytest.raises(StructureError, match=r"overlapping atoms \(Na0-Cl\d+ at 2.82 A < 2.9 A\)"):
+        validate_structure(nacl, "nacl", min_distance_A=2.9)
 
 
 def test_empty_structure():
