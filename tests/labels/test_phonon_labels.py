@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
+from shared_data import shared_path
 
 from mlkit.labels.phonons import label_phonons
 from mlkit.phonons import PhononSettings
@@ -73,16 +74,13 @@ def test_cli_label_phonons(tmp_path):
     assert (tmp_path / "plots" / "NaCl_dos.png").stat().st_size > 1000
 
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "phonondb_na"
-
-
 @pytest.mark.shared
-@pytest.mark.skipif(not SHARED.exists(), reason="../shared/datasets/phonondb_na absent")
 def test_dft_force_sets_on_dask_equal_local(tmp_path):
     """Two phonondb archives through a Dask LocalCluster give the local rows."""
     distributed = pytest.importorskip("distributed")
-    archives = sorted((SHARED / "raw").glob("materials-id-682-*"))  # NaF
-    archives += sorted((SHARED / "raw").glob("materials-id-1266-*"))  # Na2Se
+    raw = shared_path("phonondb_na", "raw")
+    archives = sorted(raw.glob("materials-id-682-*"))  # NaF
+    archives += sorted(raw.glob("materials-id-1266-*"))  # Na2Se
     settings = PhononSettings(band_points=5, temperatures_K=(800.0,))
     local = label_phonons(archives, tmp_path / "local.csv", settings, source="force_sets",
                           progress=False)
