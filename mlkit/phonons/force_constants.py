@@ -101,6 +101,26 @@ def _check_ordered(structure: Structure, source: str) -> None:
         raise MlkitError(f"{source}: phonons need an ordered structure (partial occupancies found)")
 
 
+def _new_phonopy(unitcell: Any, supercell_matrix: Any, primitive_matrix: Any,
+                 symprec: float) -> Phonopy:
+    """A Phonopy object; "auto" primitive matrices are our deliberate choice, so phonopy's
+    warning about its changed default (v4) is silenced here.
+    """
+    import warnings
+
+    from phonopy import Phonopy
+
+    with warnings.catch_warnings():
+        try:
+            from phonopy.structure.cells import PrimitiveMatrixAutoDefaultWarning
+
+            warnings.simplefilter("ignore", PrimitiveMatrixAutoDefaultWarning)
+        except ImportError:  # older phonopy: no such warning
+            pass
+        return Phonopy(unitcell, supercell_matrix=supercell_matrix,
+                       primitive_matrix=primitive_matrix, symprec=symprec, log_level=0)
+
+
 # ---------------------------------------------------------------- potential path
 def relax_positions(
     structure: Structure, calculator: Any, settings: PhononSettings
@@ -196,8 +216,6 @@ def force_constants_from_potential(
     source : str
         Name for error messages (file path or id).
     """
-    from phonopy import Phonopy
-
     settings = settings or PhononSettings()
     _check_ordered(structure, source)
     prov_calc = dict(getattr(calculator, "mlkit_provenance", {}))
@@ -229,8 +247,7 @@ def force_constants_from_potential(
         structure, record = relax_positions(structure, calculator, settings)
         provenance.update(record)
     smat = _supercell_matrix(structure, settings)
-    phonon = Phonopy(_to_phonopy_atoms(structure), supercell_matrix=smat,
-                     primitive_matrix="auto", symprec=settings.symprec, log_level=0)
+    phonon = _new_phonopy(_to_phonopy_atoms(structure), smat, "auto", settings.symprec)
     phonon.generate_displacements(distance=settings.displacement_A)
     supercells = phonon.supercells_with_displacements
     t1 = time.perf_counter()
@@ -288,7 +305,6 @@ def _store(phonon: Phonopy, provenance: dict[str, Any], cache_file: Path) -> Non
 
 
 def _load(cache_file: Path, settings: PhononSettings) -> tuple[Phonopy, dict[str, Any], Any]:
-    from phonopy import Phonopy
     from phonopy.structure.atoms import PhonopyAtoms
 
     data = json.loads(cache_file.read_text())
@@ -296,9 +312,8 @@ def _load(cache_file: Path, settings: PhononSettings) -> tuple[Phonopy, dict[str
         raise ValueError("cache schema")
     unit = PhonopyAtoms(symbols=data["symbols"], cell=data["lattice"],
                         scaled_positions=data["frac"])
-    phonon = Phonopy(unit, supercell_matrix=data["supercell_matrix"],
-                     primitive_matrix=data["primitive_matrix"], symprec=data["symprec"],
-                     log_level=0)
+    phonon = _new_phonopy(unit, data["supercell_matrix"], data["primitive_matrix"],
+                          data["symprec"])
     phonon.dataset = {"natom": len(phonon.supercell), "first_atoms": [
         {"number": d["number"], "displacement": np.array(d["displacement"]),
          "forces": np.array(d["forces"])} for d in data["first_atoms"]]}
@@ -331,15 +346,13 @@ def force_constants_from_force_sets(
     primitive_matrix : "auto", array_like or None
         Phonopy's ``PRIMITIVE_AXIS``.
     """
-    from phonopy import Phonopy
     from phonopy.file_IO import parse_FORCE_SETS, parse_FORCE_SETS_from_strings
 
     _check_ordered(unitcell, source)
     t0 = time.perf_counter()
     m = np.asarray(supercell_matrix, dtype=int)
     smat = np.diag(m) if m.size == 3 else m.reshape(3, 3)
-    phonon = Phonopy(_to_phonopy_atoms(unitcell), supercell_matrix=smat,
-                     primitive_matrix=primitive_matrix, symprec=symprec, log_level=0)
+    phonon = _new_phonopy(_to_phonopy_atoms(unitcell), smat, primitive_matrix, symprec)
     natom = len(phonon.supercell)
     try:
         if isinstance(force_sets, Path) or (isinstance(force_sets, str) and "\n" not in force_sets):
