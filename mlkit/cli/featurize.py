@@ -22,6 +22,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit-s", type=float, default=600.0,
                    help="wall-time limit per structure; over it the row is an error "
                         "(default 600; 0 = none)")
+    p.add_argument("--dask-address", default=None,
+                   help="run on this Dask scheduler (tcp://host:8786) instead of --jobs")
     p.set_defaults(func=run)
 
 
@@ -35,11 +37,21 @@ def run(args: argparse.Namespace) -> int:
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise MlkitError(f"{args.output}: output must end in .csv or .parquet")
     t0 = time.perf_counter()
-    df = featurize_paths(
-        args.paths, featurization_from_args(args), n_jobs=args.jobs, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, progress=not args.no_progress,
-        time_limit_s=args.time_limit_s or None,
-    )
+    client = None
+    if args.dask_address:
+        from distributed import Client
+
+        client = Client(args.dask_address)
+    try:
+        df = featurize_paths(
+            args.paths, featurization_from_args(args), n_jobs=args.jobs,
+            cache_dir=args.cache_dir, use_cache=not args.no_cache,
+            progress=not args.no_progress, time_limit_s=args.time_limit_s or None,
+            dask_client=client,
+        )
+    finally:
+        if client is not None:
+            client.close()
     out = write_table(df, args.output)
     seconds = time.perf_counter() - t0
     n_err = int((df["error"] != "").sum())

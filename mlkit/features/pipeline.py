@@ -30,7 +30,7 @@ import io
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -235,6 +235,21 @@ def _featurize_chunk(
     return out
 
 
+def _dask_results(client: Any, chunks: list, args: tuple) -> Iterator[list]:
+    """Chunks as Dask tasks; results yielded in chunk order (rows are cached as they finish).
+
+    Workers run tasks in threads, where the per-structure time limit (``SIGALRM``) cannot
+    be set: on Dask a structure runs without one.
+    """
+    futures = [client.submit(_featurize_chunk, [it for _, it in chunk], *args, pure=False)
+               for chunk in chunks]
+    try:
+        for fut in futures:
+            yield fut.result()
+    finally:
+        client.cancel(futures)
+
+
 def _run(
     items: list[tuple[str, str, str | Structure, str]],
     settings: FeaturizationSettings,
@@ -245,6 +260,7 @@ def _run(
     progress: bool,
     chunk_size: int | None,
     time_limit_s: float | None = None,
+    dask_client: Any = None,
 ) -> pd.DataFrame:
     import pandas as pd
     from tqdm.auto import tqdm
@@ -278,7 +294,9 @@ def _run(
             chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
         chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
         args = (fz, settings, store, time_limit_s)
-        if n_jobs == 1:
+        if dask_client is not None:
+            results = _dask_results(dask_client, chunks, args)
+        elif n_jobs == 1:
             results: Iterable[list[tuple[int, dict[str, Any]]]] = (
                 _featurize_chunk([it for _, it in chunk], *args) for chunk in chunks
             )
@@ -324,6 +342,7 @@ def featurize_paths(
     use_cache: bool = True,
     chunk_size: int | None = None,
     time_limit_s: float | None = 600.0,
+    dask_client: Any = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Featurize structure files: one row per input file.
@@ -350,6 +369,9 @@ def featurize_paths(
         limit (not cached, so a rerun with a larger limit retries it). ``None``: no limit.
         Enforced with ``SIGALRM`` in the worker's main thread (POSIX; local and joblib
         workers), not inside threads.
+    dask_client : distributed.Client, optional
+        Run the chunks on a Dask cluster (LocalCluster, or dask-jobqueue on SLURM/PBS)
+        instead of local processes; the table is the same.
     **overrides
         Fields of :class:`FeaturizationSettings` replacing those of ``settings``
         (``featurize_paths(paths, mobile_ion="Li")``).
@@ -387,6 +409,7 @@ def featurize_paths(
         progress=progress,
         chunk_size=chunk_size,
         time_limit_s=time_limit_s,
+        dask_client=dask_client,
     )
 
 
@@ -400,6 +423,7 @@ def featurize_structures(
     use_cache: bool = True,
     chunk_size: int | None = None,
     time_limit_s: float | None = 600.0,
+    dask_client: Any = None,
     **overrides: Any,
 ) -> pd.DataFrame:
     """Featurize in-memory structures ``{id: Structure}``; same settings, options and table
@@ -418,6 +442,7 @@ def featurize_structures(
         progress=progress,
         chunk_size=chunk_size,
         time_limit_s=time_limit_s,
+        dask_client=dask_client,
     )
 
 

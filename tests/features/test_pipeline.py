@@ -230,3 +230,18 @@ def test_a_builtin_name_cannot_be_taken_by_another_class():
     with pytest.raises(ValueError, match="reserved for mlkit.features.structural"):
         register_featurizer("structural")(type("Impostor", (BaseFeaturizer,), {}))
     assert FEATURIZERS["structural"].__name__ == "StructuralFeaturizer"
+
+
+def test_dask_backend_gives_the_local_table(tmp_path, nacl, na3po4):
+    distributed = pytest.importorskip("distributed")
+    from mlkit.features import featurize_structures
+
+    structures = {"nacl": nacl, "na3po4": na3po4}
+    local = featurize_structures(structures, use_cache=False, progress=False, chunk_size=1)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        remote = featurize_structures(structures, cache_dir=tmp_path, progress=False,
+                                      chunk_size=1, dask_client=client)
+    pd.testing.assert_frame_equal(local, remote)
+    assert len(list(tmp_path.rglob("*.json"))) == 2  # workers wrote the row cache
