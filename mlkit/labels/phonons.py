@@ -22,6 +22,7 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,23 @@ def collect_force_set_inputs(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
+@lru_cache(maxsize=1)
+def _phonon_code_hash() -> str:
+    import mlkit.phonons
+
+    h = hashlib.sha256()
+    for p in sorted(Path(mlkit.phonons.__file__).parent.glob("*.py")):
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def settings_hash(settings: PhononSettings, source: str, potential: CalculatorSpec | None) -> str:
-    """Hash of everything that changes a row (resume only reuses rows with the same hash)."""
-    payload = {"settings": settings.as_dict(), "source": source,
+    """Hash of everything that changes a row: settings, source, potential and the code of
+    :mod:`mlkit.phonons` (resume only reuses rows with the same hash; the force-constant
+    cache has its own key, so a code change recomputes descriptors, not forces).
+    """
+    payload = {"settings": settings.as_dict(), "source": source, "code": _phonon_code_hash(),
                "potential": [potential.name, potential.model_path] if potential else None}
     digest = hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]

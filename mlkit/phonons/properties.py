@@ -20,8 +20,8 @@ from mlkit.phonons import descriptors as dk
 from mlkit.phonons.force_constants import PhononModel
 from mlkit.phonons.settings import PhononSettings
 
-__all__ = ["ModeSample", "PhononDescriptors", "gamma_centred_mesh", "mesh_numbers",
-           "phonon_descriptors", "sample_modes"]
+__all__ = ["ModeSample", "PhononDescriptors", "commensurate_qpoints", "gamma_centred_mesh",
+           "mesh_numbers", "phonon_descriptors", "sample_modes"]
 
 
 @dataclass
@@ -95,6 +95,19 @@ def gamma_centred_mesh(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(q > 0.5 + 1e-12, q - 1.0, q), weights
 
 
+def commensurate_qpoints(phonon: Any) -> np.ndarray:
+    """q-points of the primitive cell commensurate with the supercell, shape (n, 3).
+
+    Only there are the frequencies exact consequences of the computed forces; elsewhere
+    they are Fourier interpolations, which a small supercell can make imaginary.
+    """
+    from phonopy.harmonic.dynmat_to_fc import get_commensurate_points
+
+    pmat = np.asarray(phonon.primitive_matrix, dtype=float)
+    smat = np.linalg.inv(pmat) @ np.asarray(phonon.supercell_matrix, dtype=float)
+    return get_commensurate_points(np.rint(smat).astype(int))
+
+
 def sample_modes(phonon: Any, qpoints: np.ndarray, weights: np.ndarray | None = None,
                  chunk: int = 2000) -> ModeSample:
     """Frequencies (THz) and eigenvectors of ``phonon`` at ``qpoints`` (reduced, primitive)."""
@@ -153,6 +166,8 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
         ``row`` holds (``T`` is each temperature, e.g. ``800K``):
 
         - ``ph_stable`` (1/0), ``ph_min_freq_mesh_THz``, ``ph_min_freq_path_THz``,
+          ``ph_stable_commensurate`` and ``ph_min_freq_commensurate_THz`` (the same verdict
+          on the supercell's commensurate q-points only, where no interpolation enters),
           ``ph_n_imaginary_mesh``, ``ph_n_imaginary_path``, ``ph_imaginary_mode_fraction``;
         - ``ph_mobile_msd_mean_A2_T`` (mean over mobile ions and directions),
           ``ph_mobile_msd_max_A2_T`` (max over mobile ions and directions),
@@ -203,6 +218,7 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
     prev_estimate = float("nan")
     rel_change = float("nan")
     stop = "ladder_end"
+    unstable = False
     for length in settings.mesh_lengths_A:
         mesh = mesh_numbers(rec, length)
         if mesh_used is not None and np.array_equal(mesh, mesh_used):
@@ -221,9 +237,10 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
             estimate = {t: (n2 * u2[t] - n1 * u1[t]) / (n2 - n1) for t in u}
         else:
             estimate = u
-        if sel.n_imaginary > 0:
-            # imaginary modes: the harmonic MSD is not defined; report the real modes' raw
-            # sum on the third mesh of the ladder (no extrapolation) and stop
+        unstable |= sel.n_imaginary > 0
+        if unstable:
+            # imaginary modes (on this or an earlier mesh): the harmonic MSD is not defined;
+            # report the real modes' raw sum on the third mesh (no extrapolation) and stop
             estimate = u
             if len(ladder) >= 3:
                 stop = "unstable"
@@ -252,6 +269,12 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
         row[f"ph_host_msd_mean_A2_{tag}"] = (
             float(diag[~mobile].mean()) if (~mobile).any() else float("nan"))
     row["ph_msd_extrapolation"] = mobile_mean(estimate[t_ref]) / mobile_mean(raw[t_ref]) - 1
+
+    comm = sample_modes(phonon, commensurate_qpoints(phonon))
+    csel = dk.select_modes(comm.frequencies_THz, comm.gamma_mask, settings.freq_min_THz,
+                           settings.imaginary_tolerance_THz)
+    row.update(ph_stable_commensurate=float(csel.n_imaginary == 0),
+               ph_min_freq_commensurate_THz=float(comm.frequencies_THz.min()))
 
     band = _band_path(phonon, settings.band_points) if with_band else None
     nu = sample.frequencies_THz
