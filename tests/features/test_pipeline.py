@@ -78,9 +78,16 @@ def test_one_row_per_input_and_error_rows(files, tmp_path):
 
 
 def test_too_many_sites_is_an_error_row(files, tmp_path):
+    # a file: refused by the pre-check on the CIF's atom rows, before parsing
     df = featurize_paths([files / "nacl.cif"], max_sites=4, use_cache=False, progress=False)
-    assert "too many sites (8 > max_sites=4)" in df.iloc[0]["error"]
+    assert "too many sites (at least 8 > max_sites=4)" in df.iloc[0]["error"]
     assert np.isnan(df.iloc[0]["vpa"])
+    # an in-memory structure: refused by validation
+    from mlkit.structures import read_structure
+
+    mem = featurize_structures({"nacl": read_structure(files / "nacl.cif")}, max_sites=4,
+                               use_cache=False, progress=False)
+    assert "too many sites (8 > max_sites=4)" in mem.iloc[0]["error"]
 
 
 def test_cache_hit_runs_no_featurizer(files, tmp_path, monkeypatch):
