@@ -45,8 +45,9 @@ def index() -> pd.DataFrame:
 
 
 def _attach(table: pd.DataFrame, idx: pd.DataFrame, key: str) -> pd.DataFrame:
-    meta = idx[[key, "mp_id", "structure_id", "unitcell_formula", "spacegroup_number",
-                "n_atoms_unitcell", "has_BORN"]]
+    cols = [key, "mp_id", "structure_id", "unitcell_formula", "spacegroup_number",
+            "n_atoms_unitcell", "has_BORN"]
+    meta = idx[list(dict.fromkeys(cols))]
     out = meta.merge(table, left_on=key, right_on="id", how="right")
     return out.drop(columns=[c for c in ("archive_id",) if c in out.columns and c != key])
 
