@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
@@ -10,29 +9,14 @@ from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.utils.estimator_checks import check_estimator
+from train_problems import synthetic_table
 
 from mlkit.errors import MlkitError
 from mlkit.models.trainer import Trainer
 
 
-def _table(n=48, seed=0):
-    rng = np.random.default_rng(seed)
-    vpa = rng.normal(20, 3, n)
-    aal = rng.normal(1.8, 0.1, n)
-    feats = pd.DataFrame({
-        "id": [f"s{i:02d}" for i in range(n)], "source": "mem", "error": "",
-        "vpa": vpa, "aal": aal, "vpa_twin": 2 * vpa + 0.01 * rng.normal(size=n),
-        "constant": 1.0, "noise": rng.normal(size=n),
-        "connectivity": rng.choice(["isolated", "corner"], n),
-    })
-    score = (vpa - 20) / 3 - (aal - 1.8) / 0.1
-    labels = pd.DataFrame({"id": feats["id"], "rot": (score > 0).astype(int),
-                           "sigma": 10 ** (-5 + score + 0.1 * rng.normal(size=n))})
-    return feats, labels
-
-
 def test_trainer_filters_selects_and_refits():
-    feats, labels = _table()
+    feats, labels = synthetic_table()
     X = feats.set_index("id")[["vpa", "aal", "vpa_twin", "constant", "noise", "connectivity"]]
     y = labels.set_index("id")["rot"]
     t = Trainer(task="classification", models="logreg,rf", outer_folds=3, n_trials=3,
@@ -54,7 +38,7 @@ def test_trainer_filters_selects_and_refits():
 
 
 def test_trainer_rejects_bad_settings():
-    feats, labels = _table(n=12)
+    feats, labels = synthetic_table(n=12)
     X = feats.set_index("id")[["vpa", "aal"]]
     y = labels.set_index("id")["rot"]
     with pytest.raises(MlkitError, match="unknown model 'svm'"):
@@ -78,7 +62,7 @@ def test_trainer_is_a_scikit_learn_estimator():
     with pytest.raises(NotFittedError):
         t.predict(pd.DataFrame({"vpa": [1.0]}))
     # inside a pipeline, on a plain array (columns x0, x1, ...)
-    feats, labels = _table(n=30)
+    feats, labels = synthetic_table(n=30)
     X = feats[["vpa", "aal"]].to_numpy()
     y = labels["rot"].to_numpy()
     pipe = make_pipeline(FunctionTransformer(), t).fit(X, y)

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from train_problems import synthetic_table
 
 from mlkit.errors import MlkitError
 from mlkit.features import FeaturizationSettings
@@ -15,29 +16,13 @@ from mlkit.models.trainer import Trainer
 from mlkit.workflows import TrainedModel, load_trained_model, train
 
 
-def _table(n=48, seed=0):
-    rng = np.random.default_rng(seed)
-    vpa = rng.normal(20, 3, n)
-    aal = rng.normal(1.8, 0.1, n)
-    feats = pd.DataFrame({
-        "id": [f"s{i:02d}" for i in range(n)], "source": "mem", "error": "",
-        "vpa": vpa, "aal": aal, "vpa_twin": 2 * vpa + 0.01 * rng.normal(size=n),
-        "constant": 1.0, "noise": rng.normal(size=n),
-        "connectivity": rng.choice(["isolated", "corner"], n),
-    })
-    score = (vpa - 20) / 3 - (aal - 1.8) / 0.1
-    labels = pd.DataFrame({"id": feats["id"], "rot": (score > 0).astype(int),
-                           "sigma": 10 ** (-5 + score + 0.1 * rng.normal(size=n))})
-    return feats, labels
-
-
 def _trainer(models="logreg", **kw):
     return Trainer(models=models, outer_folds=3, n_trials=kw.pop("n_trials", 3),
                    progress=False, **kw)
 
 
 def test_train_api_regression_without_tracking(tmp_path):
-    feats, labels = _table()
+    feats, labels = synthetic_table()
     res = train(labels, LabelPolicy("sigma", target_transform="log10"), features=feats,
                 trainer=_trainer(), output_dir=tmp_path, progress=False)
     assert res.trainer.task == "regression" and res.run_id is None
@@ -54,7 +39,7 @@ def test_train_api_regression_without_tracking(tmp_path):
 
 
 def test_the_model_directory_round_trips_the_settings_objects(tmp_path):
-    feats, labels = _table()
+    feats, labels = synthetic_table()
     featurization = FeaturizationSettings(("structural", "magpie"), mobile_ion="Li",
                                           disorder="majority", max_sites=500)
     policy = LabelPolicy("sigma", target_transform="log10", feature_errors="keep-partial")
@@ -73,7 +58,7 @@ def test_the_model_directory_round_trips_the_settings_objects(tmp_path):
 
 def test_a_model_saved_before_format_2_still_loads(tmp_path):
     """Flat settings.json of the first format: featurizers None meant the default set."""
-    feats, labels = _table()
+    feats, labels = synthetic_table()
     res = train(labels, LabelPolicy("rot"), features=feats, trainer=_trainer(),
                 explain=False, output_dir=tmp_path, progress=False)
     flat = {k: v for k, v in res.settings.items()
@@ -85,7 +70,7 @@ def test_a_model_saved_before_format_2_still_loads(tmp_path):
 
 
 def test_the_trainer_given_is_cloned_with_the_task_of_the_labels(tmp_path):
-    feats, labels = _table(n=30)
+    feats, labels = synthetic_table(n=30)
     given = _trainer(task="regression")
     res = train(labels, LabelPolicy("rot"), features=feats, trainer=given, explain=False,
                 output_dir=tmp_path, progress=False)
@@ -94,7 +79,7 @@ def test_the_trainer_given_is_cloned_with_the_task_of_the_labels(tmp_path):
 
 
 def test_train_needs_exactly_one_source(tmp_path):
-    feats, labels = _table(n=10)
+    feats, labels = synthetic_table(n=10)
     with pytest.raises(MlkitError, match="exactly one of structures"):
         train(labels, LabelPolicy("rot"))
     with pytest.raises(MlkitError, match="exactly one of structures"):
@@ -102,7 +87,7 @@ def test_train_needs_exactly_one_source(tmp_path):
 
 
 def test_train_with_subset_search(tmp_path):
-    feats, labels = _table(n=40)
+    feats, labels = synthetic_table(n=40)
     feats.loc[3, "noise"] = np.nan
     res = train(labels, LabelPolicy("rot"), features=feats, trainer=_trainer(n_trials=2),
                 subset_search=True, explain=False, output_dir=tmp_path, progress=False)
