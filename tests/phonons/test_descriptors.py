@@ -177,3 +177,16 @@ def test_kernels_validate_shapes():
     with pytest.raises(ValueError, match="temperature_K"):
         dk.thermal_displacement_tensors_A2(np.ones((1, 3)), np.ones((1, 3, 3)), [1.0], -1,
                                            np.ones((1, 3), bool))
+
+
+def test_commensurate_points_of_the_spring_lattice():
+    from mlkit.phonons.properties import commensurate_qpoints
+
+    ph = spring_lattice(n=4)
+    q = commensurate_qpoints(ph)
+    assert len(q) == 64
+    assert np.allclose(np.sort(np.unique(np.round(q[:, 0] % 1, 6))), [0, 0.25, 0.5, 0.75])
+    # the force constants reproduce the analytic dispersion exactly there
+    s = sample_modes(ph, q)
+    np.testing.assert_allclose(s.frequencies_THz[:, 0], analytic_nu_THz(q, 2.0, 23.0),
+                               atol=1e-6)
