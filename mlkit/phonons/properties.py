@@ -219,6 +219,7 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
     rel_change = float("nan")
     stop = "ladder_end"
     unstable = False
+    no_extrapolation = False
     for length in settings.mesh_lengths_A:
         mesh = mesh_numbers(rec, length)
         if mesh_used is not None and np.array_equal(mesh, mesh_used):
@@ -235,6 +236,11 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
         if settings.extrapolate_mesh and len(last) == 2:
             (n1, u1), (n2, u2) = last
             estimate = {t: (n2 * u2[t] - n1 * u1[t]) / (n2 - n1) for t in u}
+            diag = np.diagonal(estimate[t_ref], axis1=1, axis2=2)
+            if (diag <= 0).any():
+                # far from the 1/n regime (soft modes near an instability): no extrapolation
+                estimate = u
+                no_extrapolation = True
         else:
             estimate = u
         unstable |= sel.n_imaginary > 0
@@ -268,6 +274,9 @@ def phonon_descriptors(model: PhononModel, settings: PhononSettings | None = Non
         row[f"ph_mobile_msd_eigmax_A2_{tag}"] = float(np.linalg.eigvalsh(u[mobile]).max())
         row[f"ph_host_msd_mean_A2_{tag}"] = (
             float(diag[~mobile].mean()) if (~mobile).any() else float("nan"))
+    if no_extrapolation and stop != "converged":
+        # a ladder that ever failed to extrapolate and did not converge reports the raw sum
+        estimate = raw
     row["ph_msd_extrapolation"] = mobile_mean(estimate[t_ref]) / mobile_mean(raw[t_ref]) - 1
 
     comm = sample_modes(phonon, commensurate_qpoints(phonon))
