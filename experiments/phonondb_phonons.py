@@ -187,7 +187,7 @@ def summarize() -> None:
                   "both; median ratio ML / DFT; stability verdict agreement on all.", "",
                   "| potential | positions | stable in both by | n | Na MSD 800 K Pearson |"
                   " Spearman | median ratio | acoustic cutoff Pearson | Spearman | median ratio"
-                  " | stability agrees | s / compound |",
+                  " | stability agrees | s / compound (this run) |",
                   "|---|---|---|---|---|---|---|---|---|---|---|---|"]
         fig = Figure(figsize=(4.5 * len(ml_files), 4))
         for k, path in enumerate(ml_files):
