@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 __all__ = [
     "TimeLimitExceeded",
@@ -22,6 +23,7 @@ __all__ = [
     "atomic_write_text",
     "file_sha256",
     "one_line",
+    "source_hash",
     "time_limit",
 ]
 
@@ -52,6 +54,19 @@ def file_sha256(path: str | Path, chunk_bytes: int = 1 << 20) -> str:
         while chunk := fh.read(chunk_bytes):
             h.update(chunk)
     return h.hexdigest()
+
+
+def source_hash(*packages: ModuleType) -> str:
+    """Short hash of the ``*.py`` sources (names and bytes) of packages, in the given order.
+
+    Cache keys include it so that a change of the code that makes a value invalidates it.
+    """
+    h = hashlib.sha256()
+    for pkg in packages:
+        for p in sorted(Path(str(pkg.__file__)).parent.glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:

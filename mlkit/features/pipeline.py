@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from mlkit.errors import MlkitError, StructureError
 from mlkit.features.base import BaseFeaturizer, FeatureUnavailable
 from mlkit.features.settings import FeaturizationSettings
-from mlkit.utils import atomic_write_bytes, atomic_write_text, file_sha256, one_line
+from mlkit.utils import atomic_write_bytes, atomic_write_text, file_sha256, one_line, source_hash
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -88,12 +88,7 @@ def _code_hash(with_phonons: bool = False) -> str:
         import mlkit.phonons
 
         pkgs.append(mlkit.phonons)
-    h = hashlib.sha256()
-    for pkg in pkgs:
-        for p in sorted(Path(pkg.__file__).parent.glob("*.py")):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return source_hash(*pkgs)
 
 
 def _settings_hash(settings: FeaturizationSettings, featurizers: Sequence[BaseFeaturizer]) -> str:

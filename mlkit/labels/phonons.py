@@ -32,7 +32,7 @@ import pandas as pd
 from mlkit.errors import MlkitError
 from mlkit.phonons.settings import PhononSettings
 from mlkit.potentials.spec import CalculatorSpec, calculator_from_spec
-from mlkit.utils import atomic_write_text, one_line
+from mlkit.utils import atomic_write_text, one_line, source_hash
 
 __all__ = ["collect_force_set_inputs", "label_one", "label_phonons"]
 
@@ -80,11 +80,7 @@ def collect_force_set_inputs(paths: Sequence[str | Path]) -> list[Path]:
 def _phonon_code_hash() -> str:
     import mlkit.phonons
 
-    h = hashlib.sha256()
-    for p in sorted(Path(mlkit.phonons.__file__).parent.glob("*.py")):
-        h.update(p.name.encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()[:16]
+    return source_hash(mlkit.phonons)
 
 
 def settings_hash(settings: PhononSettings, source: str, potential: CalculatorSpec | None) -> str:
@@ -101,13 +97,13 @@ def settings_hash(settings: PhononSettings, source: str, potential: CalculatorSp
 def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
-    out = {}
-    for name, dist in (("phonopy_version", "phonopy"), ("mlkit_version", "mlkit")):
-        try:
-            out[name] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[name] = ""
-    return out
+    from mlkit import __version__
+
+    try:
+        phonopy_version = md.version("phonopy")
+    except md.PackageNotFoundError:
+        phonopy_version = ""
+    return {"phonopy_version": phonopy_version, "mlkit_version": __version__}
 
 
 def label_one(
