@@ -34,19 +34,33 @@ SYSTEMS = {
 }
 
 
-def _run_one(mp_id: str, time_ps: float, equilibration_ps: float, threads: int) -> dict:
+def run_tag(mp_id: str, cell: str, seed: int, potential: str) -> str:
+    """Run-directory name: ``<id>_<formula>[_conventional][_seed<k>][_<potential>]``."""
+    name, _, _, default_tag = SYSTEMS[mp_id]
+    tag = "_conventional" if cell == "conventional" else ("" if cell == "supercell" else default_tag)
+    tag += f"_seed{seed}" if seed else ""
+    tag += "" if potential == "chgnet" else f"_{potential}"
+    return f"{mp_id}_{name}{tag}"
+
+
+def _run_one(mp_id: str, time_ps: float, equilibration_ps: float, threads: int,
+             cell: str = "default", seed: int = 0, potential: str = "chgnet") -> dict:
     from mlkit.md import MDRun, MDSettings, run_dir_for
     from mlkit.structures import read_structure
 
-    name, temperature_K, min_length_A, tag = SYSTEMS[mp_id]
+    name, temperature_K, min_length_A, _ = SYSTEMS[mp_id]
+    if cell == "conventional":
+        min_length_A = 0.0
+    elif cell == "supercell":
+        min_length_A = 8.0
     structure = read_structure(DATA / f"{mp_id}_POSCAR-unitcell.vasp")
     settings = MDSettings(
         temperature_K=temperature_K, time_ps=time_ps, timestep_fs=2.0,
         equilibration_ps=equilibration_ps, ensemble="nvt-nose-hoover",
-        supercell_min_length_A=min_length_A, potential="chgnet", threads=threads, seed=0,
+        supercell_min_length_A=min_length_A, potential=potential, threads=threads, seed=seed,
         save_every=5, checkpoint_every=20,
     )
-    run_dir = run_dir_for(TRAJ, f"{mp_id}_{name}{tag}", temperature_K)
+    run_dir = run_dir_for(TRAJ, run_tag(mp_id, cell, seed, potential), temperature_K)
     result = MDRun(structure, run_dir, settings, source=f"{mp_id}_{name}", progress=True).run()
     return {"id": mp_id, "status": result.status, "message": result.message,
             "n_frames": result.n_frames, "ms_per_step": result.ms_per_step}
@@ -61,7 +75,8 @@ def run(args: argparse.Namespace) -> None:
     t0 = time.time()
     ids = args.only or list(SYSTEMS)
     with ProcessPoolExecutor(max_workers=len(ids)) as pool:
-        futures = [pool.submit(_run_one, mp, args.time_ps, args.equilibration_ps, args.threads)
+        futures = [pool.submit(_run_one, mp, args.time_ps, args.equilibration_ps, args.threads,
+                               args.cell, args.seed, args.potential)
                    for mp in ids]
         for fut in futures:
             print(json.dumps(fut.result()), flush=True)
@@ -76,6 +91,10 @@ def main() -> None:
     p.add_argument("--equilibration-ps", type=float, default=1.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", nargs="+", default=None, help="subset of ids (mp-28178 mp-4223)")
+    p.add_argument("--cell", choices=["default", "conventional", "supercell"], default="default",
+                   help="conventional cell (the paper's diagnosis) or >= 8 A supercell")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--potential", default="chgnet")
     p.set_defaults(func=run)
     a = sub.add_parser("analyze")
     a.set_defaults(func=lambda args: analyze(args))
