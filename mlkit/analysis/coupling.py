@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlkit.analysis.reorientation import minimum_image
+from mlkit.analysis.reorientation import center_groups, minimum_image, rotor_center_positions
 from mlkit.errors import MlkitError
 
 __all__ = ["CouplingResult", "angular_displacement", "cation_anion_coupling", "pearson"]
@@ -115,7 +115,7 @@ def cation_anion_coupling(
         One event per (rotor, ion) pair with the ion inside the shell in every frame.
     """
     x = np.asarray(positions_A, dtype=np.float64)
-    centers = np.asarray(rotor_centers, dtype=int).ravel()
+    centers = center_groups(rotor_centers)
     mobile = np.asarray(mobile_indices, dtype=int).ravel()
     if len(centers) != len(rotor_ligands):
         raise MlkitError(f"coupling: {len(centers)} centres but {len(rotor_ligands)} ligand lists")
@@ -123,23 +123,25 @@ def cation_anion_coupling(
                            float("nan"))
     if len(centers) == 0 or len(mobile) == 0:
         return empty
+    cpos = rotor_center_positions(x, centers, cell_A)  # (T, n_rotors, 3)
     if shell_cutoff_A is None:
         d0 = []
-        for c, ligs in zip(centers, rotor_ligands, strict=True):
+        for r, ligs in enumerate(rotor_ligands):
             ligs = np.asarray(ligs, dtype=int)
-            v = minimum_image(x[:1, ligs] - x[:1, [c]], cell_A if np.ndim(cell_A) == 2
+            v = minimum_image(x[:1, ligs] - cpos[:1, [r]], cell_A if np.ndim(cell_A) == 2
                               else np.asarray(cell_A)[:1])
             d0.extend(np.linalg.norm(v[0], axis=-1).tolist())
         shell_cutoff_A = float(np.mean(d0)) + shell_margin_A
     p_out, r_out, i_out, l_out = [], [], [], []
-    for r, (c, ligs) in enumerate(zip(centers, rotor_ligands, strict=True)):
+    for r, ligs in enumerate(rotor_ligands):
         ligs = np.asarray(ligs, dtype=int)
-        v_na = minimum_image(x[:, mobile] - x[:, [c]], cell_A)  # (T, n_mobile, 3)
+        c = cpos[:, [r]]
+        v_na = minimum_image(x[:, mobile] - c, cell_A)  # (T, n_mobile, 3)
         dist = np.linalg.norm(v_na, axis=-1)
         inside = np.all(dist < shell_cutoff_A, axis=0)
         if not inside.any():
             continue
-        v_l = minimum_image(x[:, ligs] - x[:, [c]], cell_A)  # (T, n_lig, 3)
+        v_l = minimum_image(x[:, ligs] - c, cell_A)  # (T, n_lig, 3)
         for j in np.nonzero(inside)[0]:
             dl = np.linalg.norm(v_l - v_na[:, j : j + 1], axis=-1).mean(axis=0)
             a = int(np.argmin(dl))

@@ -16,7 +16,9 @@ The robust test here uses
    median over the final ``final_fraction`` of the run, stays below
    ``stretch_tolerance`` times its median over the first ``final_fraction``.
 
-framework_melted = (expected end MSD > threshold) or (any polyanion broken).
+framework_melted = expected end MSD > threshold. Polyanion integrity is a flag of its
+own (``polyanions_intact``): a decomposed polyanion is not a melted framework, and
+:func:`category` excludes either with its own reason.
 
 Units: A, A^2, ps. Pure numpy.
 """
@@ -30,12 +32,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from mlkit.analysis.diffusion import diffusivity_from_msd
-from mlkit.analysis.reorientation import center_ligand_vectors
+from mlkit.analysis.reorientation import center_groups, center_ligand_vectors
 from mlkit.errors import MlkitError
 
 __all__ = [
     "FrameworkTest",
     "category",
+    "category_decision",
+    "exclusion_reason",
     "expected_end_msd",
     "framework_cation_mask",
     "framework_melting_test",
@@ -88,9 +92,9 @@ def framework_cation_mask(
         if ligs:
             excluded |= set(sp[np.concatenate(ligs)].tolist())
         mask = ~np.isin(sp, list(excluded))
-    centers = np.asarray(rotor_centers, dtype=int)
+    centers = center_groups(rotor_centers)
     if len(centers):
-        mask[centers] = True
+        mask[np.concatenate(centers)] = True
     mask &= sp != mobile_ion
     return mask
 
@@ -148,7 +152,7 @@ def polyanion_integrity(
         Largest late/early median bond-length ratio over the rotor's ligands.
     """
     v, rotor_index = center_ligand_vectors(positions_A, rotor_centers, rotor_ligands, cell_A)
-    n_rotors = len(np.asarray(rotor_centers).ravel())
+    n_rotors = len(center_groups(rotor_centers))
     if n_rotors == 0:
         return np.zeros(0, dtype=bool), np.zeros(0)
     d = np.linalg.norm(v, axis=-1)
@@ -242,7 +246,7 @@ def framework_melting_test(
                                     final_fraction=final_fraction)
     frac = float(intact.mean()) if len(intact) else float("nan")
     all_intact = bool(intact.all()) if len(intact) else True
-    melted = bool((np.isfinite(msd_robust) and msd_robust > melt_threshold_A2) or not all_intact)
+    melted = bool(np.isfinite(msd_robust) and msd_robust > melt_threshold_A2)
     return FrameworkTest(
         msd_framework_A2=msd_robust,
         msd_framework_endpoint_A2=msd_end,
@@ -252,13 +256,39 @@ def framework_melting_test(
     )
 
 
-def category(rotates: bool, diffuses: bool, framework_melted: bool) -> int | None:
+def category(rotates: bool, diffuses: bool, framework_melted: bool,
+             polyanions_intact: bool = True) -> int | None:
     """Rotation-paper category: 1 rotation+diffusion, 2 rotation only, 3 no rotation.
 
-    Returns None (NA) when the framework melted.
+    Returns None (NA) when the framework melted or a polyanion decomposed
+    (:func:`exclusion_reason` says which).
     """
-    if framework_melted:
+    if framework_melted or not polyanions_intact:
         return None
     if rotates:
         return 1 if diffuses else 2
     return 3
+
+
+def exclusion_reason(framework_melted: bool, polyanions_intact: bool) -> str:
+    """Why a run has no category: "framework melted", "polyanions decomposed", or ""."""
+    reasons = [r for r, bad in (("framework melted", framework_melted),
+                                ("polyanions decomposed", not polyanions_intact)) if bad]
+    return "; ".join(reasons)
+
+
+def category_decision(rotation: str, diffusion: str, framework_melted: bool,
+                      polyanions_intact: bool = True) -> str:
+    """The category the decisions allow: "1", "2", "3", "1|2", "undecided" or "excluded".
+
+    ``rotation`` and ``diffusion`` are "yes" / "no" / "undecided"
+    (:func:`mlkit.analysis.reference.decide`). No rotation decides category 3 whatever
+    the diffusion; rotation with undecided diffusion is "1|2".
+    """
+    if framework_melted or not polyanions_intact:
+        return "excluded"
+    if rotation == "no":
+        return "3"
+    if rotation == "yes":
+        return {"yes": "1", "no": "2"}.get(diffusion, "1|2")
+    return "undecided"

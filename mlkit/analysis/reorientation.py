@@ -18,11 +18,13 @@ from mlkit.errors import MlkitError
 __all__ = [
     "ReorientationJumps",
     "autocorrelation_fft",
+    "center_groups",
     "center_ligand_vectors",
     "minimum_image",
     "orientation_density",
     "reorientation_acf",
     "reorientation_jumps",
+    "rotor_center_positions",
     "unit_vectors",
 ]
 
@@ -61,9 +63,51 @@ def minimum_image(d_A: np.ndarray, cell_A: np.ndarray) -> np.ndarray:
     return np.einsum("tnk,tkj->tnj", frac, np.broadcast_to(cells, (d.shape[0], 3, 3)))
 
 
+def center_groups(rotor_centers) -> list[np.ndarray]:
+    """Each rotor's centre atoms as an int array (an int -> one atom; P2S6 -> two P)."""
+    if isinstance(rotor_centers, np.ndarray) and rotor_centers.dtype != object:
+        if rotor_centers.ndim > 1:
+            return [row.astype(int) for row in rotor_centers.reshape(len(rotor_centers), -1)]
+        return [np.array([int(c)]) for c in rotor_centers.ravel()]
+    return [np.atleast_1d(np.asarray(c, dtype=int)).ravel() for c in rotor_centers]
+
+
+def rotor_center_positions(positions_A: np.ndarray, rotor_centers,
+                           cell_A: np.ndarray) -> np.ndarray:
+    """Position of each rotor's centre: its atom, or the mean of its centre atoms.
+
+    Several centre atoms (a P2S6 or B10H10 cluster) are unwrapped by the minimum image
+    around the first one before averaging.
+
+    Parameters
+    ----------
+    positions_A : array of shape (n_frames, n_atoms, 3)
+    rotor_centers : sequence of int or of int arrays (n_rotors)
+    cell_A : array of shape (3, 3) or (n_frames, 3, 3)
+
+    Returns
+    -------
+    ndarray of shape (n_frames, n_rotors, 3)
+    """
+    x = np.asarray(positions_A, dtype=np.float64)
+    groups = center_groups(rotor_centers)
+    out = np.empty((x.shape[0], len(groups), 3))
+    for r, g in enumerate(groups):
+        if len(g) == 0:
+            raise MlkitError(f"rotor {r}: no centre atoms")
+        if g.max() >= x.shape[1] or g.min() < 0:
+            raise MlkitError(f"rotors: atom index out of range for {x.shape[1]} atoms")
+        first = x[:, g[:1]]
+        if len(g) == 1:
+            out[:, r] = first[:, 0]
+        else:
+            out[:, r] = first[:, 0] + minimum_image(x[:, g] - first, cell_A).mean(axis=1)
+    return out
+
+
 def center_ligand_vectors(
     positions_A: np.ndarray,
-    rotor_centers: Sequence[int] | np.ndarray,
+    rotor_centers,
     rotor_ligands: Sequence[Sequence[int] | np.ndarray],
     cell_A: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -72,8 +116,9 @@ def center_ligand_vectors(
     Parameters
     ----------
     positions_A : array of shape (n_frames, n_atoms, 3)
-    rotor_centers : int array of shape (n_rotors,)
-        Atom index of each polyanion's central atom.
+    rotor_centers : int array of shape (n_rotors,), or a sequence of int arrays
+        Each polyanion's central atom, or its centre atoms (P2S6: both P; the centre is
+        then their mean, :func:`rotor_center_positions`).
     rotor_ligands : sequence of n_rotors int arrays
         Ligand atom indices of each polyanion.
     cell_A : array of shape (3, 3) or (n_frames, 3, 3)
@@ -86,27 +131,27 @@ def center_ligand_vectors(
         Rotor each vector belongs to.
     """
     x = np.asarray(positions_A, dtype=np.float64)
-    centers = np.asarray(rotor_centers, dtype=int).ravel()
-    if len(centers) != len(rotor_ligands):
+    groups = center_groups(rotor_centers)
+    if len(groups) != len(rotor_ligands):
         raise MlkitError(
-            f"rotors: {len(centers)} centres but {len(rotor_ligands)} ligand lists"
+            f"rotors: {len(groups)} centres but {len(rotor_ligands)} ligand lists"
         )
-    if len(centers) == 0:
+    if len(groups) == 0:
         return np.zeros((x.shape[0], 0, 3)), np.zeros(0, dtype=int)
-    c_idx, l_idx, r_idx = [], [], []
-    for r, (c, ligs) in enumerate(zip(centers, rotor_ligands, strict=True)):
+    l_idx, r_idx = [], []
+    for r, ligs in enumerate(rotor_ligands):
         ligs = np.asarray(ligs, dtype=int).ravel()
         if len(ligs) == 0:
-            raise MlkitError(f"rotor {r} (atom {c}): no ligands")
-        c_idx.extend([c] * len(ligs))
+            raise MlkitError(f"rotor {r} (atoms {groups[r].tolist()}): no ligands")
         l_idx.extend(ligs.tolist())
         r_idx.extend([r] * len(ligs))
-    c_idx, l_idx = np.asarray(c_idx), np.asarray(l_idx)
+    l_idx, r_arr = np.asarray(l_idx), np.asarray(r_idx, dtype=int)
     n_atoms = x.shape[1]
-    if c_idx.max() >= n_atoms or l_idx.max() >= n_atoms or min(c_idx.min(), l_idx.min()) < 0:
+    if l_idx.max() >= n_atoms or l_idx.min() < 0:
         raise MlkitError(f"rotors: atom index out of range for {n_atoms} atoms")
-    v = minimum_image(x[:, l_idx, :] - x[:, c_idx, :], cell_A)
-    return v, np.asarray(r_idx, dtype=int)
+    centres = rotor_center_positions(x, groups, cell_A)
+    v = minimum_image(x[:, l_idx, :] - centres[:, r_arr, :], cell_A)
+    return v, r_arr
 
 
 def unit_vectors(v: np.ndarray) -> np.ndarray:
@@ -162,12 +207,14 @@ def reorientation_acf(u: np.ndarray) -> np.ndarray:
 
 
 def orientation_density(
-    u: np.ndarray, n_theta: int = 36, n_phi: int = 72
+    u: np.ndarray, n_theta: int = 36, n_phi: int = 72, *, phi_axis: str = "x"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Orientation density rho(theta, phi) of unit vectors on the sphere.
 
     theta is the polar angle from +z (0..180 deg), phi the azimuth from +x
-    (-180..180 deg). rho is a probability density per steradian:
+    (-180..180 deg); ``phi_axis="y"`` measures phi from +y instead, the rotation
+    paper's convention (its Fig. 5: "angle between the y-axis and the projection").
+    rho is a probability density per steradian:
     ``sum(rho * dOmega) = 1``; an isotropic distribution has rho = 1/(4 pi).
 
     Parameters
@@ -182,9 +229,13 @@ def orientation_density(
     theta_edges_deg : ndarray of shape (n_theta + 1,)
     phi_edges_deg : ndarray of shape (n_phi + 1,)
     """
+    if phi_axis not in ("x", "y"):
+        raise MlkitError(f"phi_axis must be 'x' or 'y', got {phi_axis!r}")
     v = unit_vectors(np.asarray(u).reshape(-1, 3))
     theta = np.degrees(np.arccos(np.clip(v[:, 2], -1.0, 1.0)))
-    phi = np.degrees(np.arctan2(v[:, 1], v[:, 0]))
+    # from +y: the angle of (y, -x) in the usual atan2 sense, so +y -> 0 and +x -> -90
+    phi = np.degrees(np.arctan2(v[:, 1], v[:, 0]) if phi_axis == "x"
+                     else np.arctan2(-v[:, 0], v[:, 1]))
     t_edges = np.linspace(0.0, 180.0, n_theta + 1)
     p_edges = np.linspace(-180.0, 180.0, n_phi + 1)
     hist, _, _ = np.histogram2d(theta, phi, bins=[t_edges, p_edges])

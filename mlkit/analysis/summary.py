@@ -7,12 +7,20 @@ The analysis runs as steps, each a small function over one prepared trajectory
 (:class:`PreparedTrajectory`) and the :class:`AnalysisSettings`:
 
 1. :func:`prepare_trajectory` -- check the arrays, find the mobile ions, drift-correct;
-2. :func:`diffusion_step` -- MSD, D (OLS, GLS, block error), conductivity;
-3. :func:`framework_step` -- framework melting and polyanion integrity;
-4. :func:`reorientation_step` -- C(t), jumps, libration spectrum, orientation density;
-5. :func:`hops_step` and :func:`coupling_step` -- mobile-ion hops, cation-anion coupling;
-6. :func:`spectra_step` -- mobile-ion vibrational spectrum and its overlap with libration;
-7. :func:`assemble_row` -- the label row (thresholds -> booleans -> category).
+2. :func:`hops_step` -- hop distance ``a`` (from the structure unless given), site hops
+   (every hop, for hop frequencies and counting bounds) and long-lived h_i events;
+3. :func:`diffusion_step` -- MSD, D (OLS, GLS, zero intercept, block error), sigma, and
+   the MSD at the reference time with its interval (:mod:`mlkit.analysis.reference`);
+4. :func:`framework_step` -- framework melting and polyanion integrity (two flags);
+5. :func:`reorientation_step` -- C(t) overall and per rotor species, C at the reference
+   time with its interval, jumps, libration spectrum, rho(theta, phi) per rotor;
+6. :func:`coupling_step` -- cation-anion coupling, first shell from the RDF minimum;
+7. :func:`spectra_step` -- mobile-ion vibrational spectrum and its overlap with libration;
+8. :func:`assemble_row` -- the label row: values, intervals, decisions, categories.
+
+Categories are evaluated at ``AnalysisSettings.reference_time_ps`` (the paper's 60 ps)
+whatever the run length: ``category`` from the point estimates, ``category_decision``
+from the intervals ("1", "2", "3", "1|2", "undecided", "excluded").
 """
 
 from __future__ import annotations
@@ -35,16 +43,34 @@ from mlkit.analysis.diffusion import (
 from mlkit.analysis.framework import (
     FrameworkTest,
     category,
+    category_decision,
+    exclusion_reason,
     framework_cation_mask,
     framework_melting_test,
 )
-from mlkit.analysis.hops import HopEvents, hop_events
+from mlkit.analysis.hops import (
+    HopEvents,
+    SiteHops,
+    first_shell_radius_A,
+    hop_events,
+    mobile_site_spacing_A,
+    site_hops,
+)
 from mlkit.analysis.msd import drift_correct, msd_fft, species_masses
+from mlkit.analysis.reference import (
+    ReferenceValue,
+    diffusivity_floor_cm2_s,
+    msd_at_reference,
+    per_item_acf,
+    reorientation_at_reference,
+)
 from mlkit.analysis.reorientation import (
+    center_groups,
     center_ligand_vectors,
     orientation_density,
     reorientation_acf,
     reorientation_jumps,
+    rotor_center_positions,
     unit_vectors,
 )
 from mlkit.analysis.spectra import (
@@ -67,6 +93,7 @@ __all__ = [
     "framework_step",
     "hops_step",
     "prepare_trajectory",
+    "reference_rows",
     "reorientation_step",
     "spectra_step",
     "spectral_overlap",
@@ -83,8 +110,19 @@ class AnalysisSettings:
     ----------
     melt_threshold_A2, diffusion_threshold_A2, rotation_threshold : float
         Paper thresholds: 2 A^2 (non-mobile cations), 5 A^2 (mobile ion), C(t_end) < 0.9.
-    hop_a_A, hop_residence_ps, hop_window_ps : float
-        h_i parameters a = 3.8 A, dt = 3 ps, t_a = 9 ps.
+    reference_time_ps : float
+        Time at which the criteria are evaluated (the paper's thresholds hold at 60 ps).
+    confidence : float
+        Two-sided level of the intervals (0.95).
+    n_bootstrap : int
+        Bootstrap resamples over rotors / mobile ions.
+    hop_a_A : float, optional
+        Hop distance a; default None = the mobile-ion site spacing of the first frame
+        (:func:`mlkit.analysis.hops.mobile_site_spacing_A`; the paper's 3.8 A is NaNbCl6's).
+    hop_residence_ps, hop_window_ps : float
+        h_i parameters dt = 3 ps, t_a = 9 ps.
+    site_hop_fraction : float
+        A site hop is a move of this fraction of ``a`` (:func:`mlkit.analysis.hops.site_hops`).
     jump_threshold_deg, jump_smoothing_fs : float
         Reorientation jumps (> 70 deg).
     fit_start_fraction, fit_end_fraction : float
@@ -95,7 +133,18 @@ class AnalysisSettings:
     framework_species : tuple of str, optional
         Override the species counted as non-mobile cations.
     coupling_shell_cutoff_A : float, optional
-        First-shell radius for the coupling analysis.
+        First-shell radius for the coupling analysis; default None = the first minimum
+        of the centre-mobile-ion RDF (fallback: mean centre-ligand distance + 2.5 A).
+    orientation_phi_axis : {"x", "y"}
+        Azimuth reference of rho(theta, phi); "y" is the rotation paper's convention.
+    diffusivity_fit : {"ols", "zero_intercept"}
+        Which fit gives ``diffusivity_cm2_s`` (both are reported); the phonon paper
+        fits the MSD through the origin.
+    stability_msd_A2 : float, optional
+        Drop rule of the phonon paper: ``excluded_unstable`` when the non-mobile atoms'
+        MSD over the last ``stability_fraction`` of the run exceeds this (1 A^2 there).
+    stability_fraction : float
+        0.2 (the last 20 % of the run).
     spectrum_max_freq_THz : float
         Upper limit for the spectral overlap (8 THz).
     spectrum_max_lag_ps : float
@@ -106,7 +155,10 @@ class AnalysisSettings:
     melt_threshold_A2: float = 2.0
     diffusion_threshold_A2: float = 5.0
     rotation_threshold: float = 0.9
-    hop_a_A: float = 3.8
+    reference_time_ps: float = 60.0
+    confidence: float = 0.95
+    n_bootstrap: int = 400
+    hop_a_A: float | None = None
     hop_residence_ps: float = 3.0
     hop_window_ps: float = 9.0
     jump_threshold_deg: float = 70.0
@@ -118,10 +170,40 @@ class AnalysisSettings:
     coupling_shell_cutoff_A: float | None = None
     spectrum_max_freq_THz: float = 8.0
     spectrum_max_lag_ps: float = 5.0
+    site_hop_fraction: float = 0.75
+    orientation_phi_axis: str = "x"
+    diffusivity_fit: str = "ols"
+    stability_msd_A2: float | None = None
+    stability_fraction: float = 0.2
 
     def __post_init__(self) -> None:
         if self.framework_species is not None and not isinstance(self.framework_species, tuple):
             object.__setattr__(self, "framework_species", tuple(self.framework_species))
+        if self.diffusivity_fit not in ("ols", "zero_intercept"):
+            raise MlkitError(f"diffusivity_fit must be 'ols' or 'zero_intercept', "
+                             f"got {self.diffusivity_fit!r}")
+        if not 0.0 < self.confidence < 1.0:
+            raise MlkitError(f"confidence must be in (0, 1), got {self.confidence}")
+        if not self.reference_time_ps > 0:
+            raise MlkitError(f"reference_time_ps must be > 0, got {self.reference_time_ps}")
+        if self.orientation_phi_axis not in ("x", "y"):
+            raise MlkitError(f"orientation_phi_axis must be 'x' or 'y', "
+                             f"got {self.orientation_phi_axis!r}")
+
+    @classmethod
+    def preset(cls, name: str, **changes: Any) -> AnalysisSettings:
+        """Named settings: ``"rotation-paper"`` (the default values: C(60 ps) < 0.9, MSD
+        at 60 ps > 5 A^2) or ``"phonon-paper"`` (D from a zero-intercept MSD fit, runs whose
+        non-mobile atoms exceed 1 A^2 over the last 20 % dropped), then ``changes``.
+        """
+        presets: dict[str, dict[str, Any]] = {
+            "rotation-paper": {},
+            "phonon-paper": {"diffusivity_fit": "zero_intercept", "stability_msd_A2": 1.0,
+                             "stability_fraction": 0.2},
+        }
+        if name not in presets:
+            raise MlkitError(f"unknown analysis preset {name!r}; choose {', '.join(presets)}")
+        return cls(**presets[name]).replace(**changes)
 
     def replace(self, **changes: Any) -> AnalysisSettings:
         """A copy with ``changes`` applied; unknown names raise ``TypeError``."""
@@ -246,7 +328,12 @@ class PreparedTrajectory:
     species : ndarray of str, shape (n_atoms,)
     mobile : ndarray of int
         Indices of the mobile ions.
-    centers, ligands : rotor centre indices and one ligand index array per rotor
+    centers : list of int ndarray
+        Centre atom(s) of each rotor (one for PS4; two for P2S6).
+    ligands : list of int ndarray
+        Ligand atoms of each rotor.
+    rotor_labels : tuple of str
+        Species label of each rotor ("PS4", "P2S6"; default the centre element).
     masses : ndarray of shape (n_atoms,)
     lag_ps : ndarray of shape (n_frames,)
     frame_interval_fs, temperature_K, charge_e, volume_A3 : float
@@ -259,8 +346,9 @@ class PreparedTrajectory:
     velocities: np.ndarray | None
     species: np.ndarray
     mobile: np.ndarray
-    centers: np.ndarray
+    centers: list[np.ndarray]
     ligands: list[np.ndarray]
+    rotor_labels: tuple[str, ...]
     masses: np.ndarray
     lag_ps: np.ndarray
     frame_interval_fs: float
@@ -299,6 +387,7 @@ def prepare_trajectory(
     mobile_ion: str = "Na",
     velocities_A_fs: np.ndarray | None = None,
     charge_e: float | None = None,
+    rotor_labels: Sequence[str] | None = None,
 ) -> PreparedTrajectory:
     """Step 1: check the arrays and drift-correct (arguments as :func:`analyze_trajectory`)."""
     x, cell, v = _check_inputs(positions_A, species, cell_A, frame_interval_fs,
@@ -309,6 +398,13 @@ def prepare_trajectory(
         raise MlkitError(f"species: no {mobile_ion} atoms (mobile_ion={mobile_ion!r})")
     masses = species_masses(species)
     non_mobile = sp != mobile_ion
+    centers = center_groups(rotor_centers)
+    if len(centers) != len(rotor_ligands):
+        raise MlkitError(f"rotors: {len(centers)} centres but {len(rotor_ligands)} ligand lists")
+    if rotor_labels is None:
+        rotor_labels = ["".join(dict.fromkeys(sp[c].tolist())) for c in centers]
+    if len(rotor_labels) != len(centers):
+        raise MlkitError(f"rotor_labels: {len(rotor_labels)} labels for {len(centers)} rotors")
     return PreparedTrajectory(
         x=x,
         xc=drift_correct(x, non_mobile, masses) if non_mobile.any() else x,
@@ -316,8 +412,9 @@ def prepare_trajectory(
         velocities=v,
         species=sp,
         mobile=mobile,
-        centers=np.asarray(rotor_centers, dtype=int).ravel(),
+        centers=centers,
         ligands=[np.asarray(lig, dtype=int).ravel() for lig in rotor_ligands],
+        rotor_labels=tuple(str(label) for label in rotor_labels),
         masses=masses,
         lag_ps=np.arange(x.shape[0]) * (frame_interval_fs / 1000.0),
         frame_interval_fs=frame_interval_fs,
@@ -328,11 +425,49 @@ def prepare_trajectory(
     )
 
 
-def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[str, Any]:
-    """Step 2: MSD per species, D of the mobile ion (default: OLS with block error), sigma.
+@dataclass(frozen=True)
+class Hops:
+    """Output of :func:`hops_step`: the hop distance, site hops and h_i events."""
 
-    Returns the diffusion columns of the row plus ``msd_species`` (curves) and
-    ``d_ols`` (the fit, for its window).
+    hop_distance_A: float
+    hop_distance_source: str  # "structure" | "settings"
+    site: SiteHops
+    events: HopEvents
+
+
+def hops_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> Hops:
+    """Step 2: hop distance ``a``, every site hop, and the long-lived h_i events."""
+    if settings.hop_a_A is not None:
+        a, source = float(settings.hop_a_A), "settings"
+    else:
+        cell0 = tr.cell if tr.cell.ndim == 2 else tr.cell[0]
+        a, source = mobile_site_spacing_A(tr.x[0], cell0, tr.mobile), "structure"
+        if not np.isfinite(a):
+            a, source = 3.8, "default"
+    site = site_hops(tr.xc[:, tr.mobile], tr.frame_interval_fs, hop_distance_A=a,
+                     threshold_fraction=settings.site_hop_fraction)
+    events = hop_events(tr.xc[:, tr.mobile], tr.frame_interval_fs, a_A=a,
+                        residence_ps=settings.hop_residence_ps,
+                        window_ps=settings.hop_window_ps)
+    return Hops(a, source, site, events)
+
+
+def _zero_intercept_fit(lag_ps: np.ndarray, msd_A2: np.ndarray,
+                        settings: AnalysisSettings) -> float:
+    """D (cm^2/s) of ``MSD = 6 D t`` through the origin over the fit window."""
+    from mlkit.analysis.diffusion import A2_PS_TO_CM2_S, fit_window
+
+    sl = fit_window(len(lag_ps), settings.fit_start_fraction, settings.fit_end_fraction)
+    t, y = lag_ps[sl], msd_A2[sl]
+    return float((t @ y) / (t @ t) / 6.0 * A2_PS_TO_CM2_S) if (t @ t) > 0 else NAN
+
+
+def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings,
+                   hops: Hops | None = None) -> dict[str, Any]:
+    """Step 3: MSD per species, D of the mobile ion, sigma, and MSD at the reference time.
+
+    Returns the diffusion columns of the row plus ``msd_species`` (curves), ``d_ols``
+    (the fit, for its window) and ``reference`` (:class:`ReferenceValue`).
     """
     sp, mobile, xc, lag = tr.species, tr.mobile, tr.xc, tr.lag_ps
     fit_kw = settings.fit_window
@@ -341,6 +476,7 @@ def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[s
     msd_mob = msd_species[tr.mobile_ion].sum(axis=1)
     d_gls = diffusivity_gls(lag, msd_mob, len(mobile), **fit_kw)
     d_ols = diffusivity_from_msd(lag, msd_mob, **fit_kw)
+    d_zero = _zero_intercept_fit(lag, msd_mob, settings)
     block_err = NAN
     if settings.n_blocks >= 2 and tr.n_frames // settings.n_blocks >= 10:
         block_err = diffusivity_block_average(
@@ -349,16 +485,27 @@ def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[s
     # Default D: OLS over the window with the block error (robust to a curved,
     # sub-diffusive MSD). GLS is reported alongside: more efficient for ideal
     # diffusion, but it leans on the short lags of the window.
+    d_head = d_zero if settings.diffusivity_fit == "zero_intercept" else d_ols.diffusivity_cm2_s
     if np.isfinite(block_err):
-        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, block_err, "block"
+        d_val, d_err, d_method = d_head, block_err, "block"
     else:
-        d_val, d_err, d_method = d_ols.diffusivity_cm2_s, d_ols.diffusivity_err_cm2_s, "ols"
+        d_val, d_err, d_method = d_head, d_ols.diffusivity_err_cm2_s, "ols"
     d_dir = [diffusivity_from_msd(lag, msd_species[tr.mobile_ion][:, k], dim=1, **fit_kw)
              for k in range(3)]
     n_mob = len(mobile)
+    reference = msd_at_reference(
+        lag, per_atom[:, mobile, :].sum(axis=-1), t_ref_ps=settings.reference_time_ps,
+        threshold_A2=settings.diffusion_threshold_A2,
+        n_hops=None if hops is None else hops.site.n_hops,
+        hop_distance_A=None if hops is None else hops.hop_distance_A,
+        confidence=settings.confidence, n_boot=settings.n_bootstrap,
+        start_fraction=settings.fit_start_fraction, end_fraction=settings.fit_end_fraction)
+    floor = (diffusivity_floor_cm2_s(hops.hop_distance_A, n_mob, tr.duration_ps,
+                                     settings.confidence) if hops is not None else NAN)
     return {
         "msd_species": msd_species,
         "d_ols": d_ols,
+        "reference": reference,
         # expected end-point MSD from the OLS line (same estimator as the framework test)
         "msd_mobile_A2": float(d_ols.msd_at(tr.duration_ps)),
         "msd_mobile_endpoint_A2": float(((xc[-1, mobile] - xc[0, mobile]) ** 2)
@@ -366,10 +513,16 @@ def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[s
         "diffusivity_cm2_s": d_val,
         "diffusivity_err_cm2_s": d_err,
         "diffusivity_err_method": d_method,
+        "diffusivity_fit": settings.diffusivity_fit,
         "diffusivity_gls_cm2_s": d_gls.diffusivity_cm2_s,
         "diffusivity_gls_err_cm2_s": d_gls.diffusivity_err_cm2_s,
         "diffusivity_ols_cm2_s": d_ols.diffusivity_cm2_s,
+        "diffusivity_zero_intercept_cm2_s": d_zero,
         "diffusivity_block_err_cm2_s": block_err,
+        "diffusivity_low_cm2_s": reference.rate_low,
+        "diffusivity_high_cm2_s": reference.rate_high,
+        "diffusivity_floor_cm2_s": floor,
+        "diffusivity_measurable": bool(np.isfinite(floor) and d_val > floor),
         "diffusivity_x_cm2_s": d_dir[0].diffusivity_cm2_s,
         "diffusivity_y_cm2_s": d_dir[1].diffusivity_cm2_s,
         "diffusivity_z_cm2_s": d_dir[2].diffusivity_cm2_s,
@@ -381,7 +534,7 @@ def diffusion_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> dict[s
 
 
 def framework_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> FrameworkTest:
-    """Step 3: framework melting (non-mobile cations) and polyanion integrity."""
+    """Step 4: framework melting (non-mobile cations) and polyanion integrity."""
     cmask = framework_cation_mask(tr.species.tolist(), tr.mobile_ion, tr.centers, tr.ligands,
                                   settings.framework_species)
     return framework_melting_test(
@@ -391,15 +544,56 @@ def framework_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> Framew
     )
 
 
+def stability_msd_A2(tr: PreparedTrajectory, fraction: float) -> float:
+    """Mean MSD of the non-mobile atoms over the last ``fraction`` of the run (A^2).
+
+    Positions drift-corrected; the MSD between the start and the end of that stretch
+    (the phonon paper's drop rule).
+    """
+    k0 = int(round((1.0 - fraction) * (tr.n_frames - 1)))
+    nm = tr.non_mobile
+    if not nm.any() or k0 >= tr.n_frames - 1:
+        return NAN
+    d = tr.xc[-1, nm] - tr.xc[k0, nm]
+    return float((d**2).sum(axis=-1).mean())
+
+
+def reference_rows(refs: dict[str, ReferenceValue], prefix: str) -> dict[str, Any]:
+    """Columns ``<prefix>_<label>``, ``_low``, ``_high``, ``_decision`` of per-label values."""
+    out: dict[str, Any] = {}
+    for label, ref in refs.items():
+        out[f"{prefix}_{label}"] = ref.value
+        out[f"{prefix}_{label}_low"] = ref.low
+        out[f"{prefix}_{label}_high"] = ref.high
+        out[f"{prefix}_{label}_decision"] = ref.decision
+    return out
+
+
+def _combine_rotation(refs: dict[str, ReferenceValue]) -> tuple[str, ReferenceValue | None]:
+    """A compound rotates when any species does; the reported species is the fastest."""
+    if not refs:
+        return "", None
+    decisions = [r.decision for r in refs.values()]
+    label = min(refs, key=lambda k: refs[k].value if np.isfinite(refs[k].value) else np.inf)
+    ref = refs[label]
+    decision = ("yes" if "yes" in decisions else
+                "no" if all(d == "no" for d in decisions) else "undecided")
+    return label, dataclasses.replace(ref, decision=decision)
+
+
 def reorientation_step(tr: PreparedTrajectory,
                        settings: AnalysisSettings) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Step 4: polyanion C(t), jumps and libration spectrum (NaN columns without rotors).
+    """Step 5: polyanion C(t), C at the reference time, jumps, libration, rho (NaN without rotors).
 
-    Returns the reorientation columns (plus ``c_t_end_<species>`` when several polyanion
-    species rotate) and the curves.
+    Returns the reorientation columns (with ``c_t_ref_<label>`` per rotor species) and the
+    curves (``c_t``, ``c_t_by_label``, ``rho_per_sr`` pooled and ``rho_per_rotor_per_sr``).
     """
     cols: dict[str, Any] = {
         "c_t_end": NAN, "c_t_end_single_origin": NAN, "rotates": False,
+        "c_t_ref": NAN, "c_t_ref_low": NAN, "c_t_ref_high": NAN,
+        "rotation_decision": "no", "rotation_species": "",
+        "rotation_decay_rate_per_ps": NAN, "rotation_decay_rate_low_per_ps": NAN,
+        "rotation_decay_rate_high_per_ps": NAN,
         "n_reorientation_jumps": NAN, "rotation_rate_per_rotor_ps": NAN,
         "mean_jump_angle_deg": NAN, "libration_center_THz": NAN,
     }
@@ -410,46 +604,71 @@ def reorientation_step(tr: PreparedTrajectory,
     u = unit_vectors(vec)
     c_t = reorientation_acf(u)
     c_end = expected_end_acf(lag, c_t, **fit_kw)
-    per_species: dict[str, float] = {}
-    centre_sp = tr.species[tr.centers]
-    if len(set(centre_sp.tolist())) > 1:  # several polyanion species: C(t) of each
-        for csp in dict.fromkeys(centre_sp.tolist()):
-            sel = np.isin(rotor_index, np.nonzero(centre_sp == csp)[0])
-            per_species[f"c_t_end_{csp}"] = expected_end_acf(
-                lag, reorientation_acf(u[:, sel]), **fit_kw)
     jumps = reorientation_jumps(u, rotor_index, tr.frame_interval_fs,
                                 threshold_deg=settings.jump_threshold_deg,
                                 smoothing_fs=settings.jump_smoothing_fs)
+    acf_r = per_item_acf(u, rotor_index)  # (n_rotors, n_frames)
+    labels = np.asarray(tr.rotor_labels)
+    refs: dict[str, ReferenceValue] = {}
+    c_by_label: dict[str, np.ndarray] = {}
+    for label in dict.fromkeys(labels.tolist()):
+        rot = np.nonzero(labels == label)[0]
+        refs[label] = reorientation_at_reference(
+            lag, acf_r[rot], t_ref_ps=settings.reference_time_ps,
+            threshold=settings.rotation_threshold,
+            n_jumps=int(np.isin(jumps.rotors, rot).sum()),
+            confidence=settings.confidence, n_boot=settings.n_bootstrap, **fit_kw)
+        c_by_label[label] = acf_r[rot].mean(axis=0)
+    species_label, ref = _combine_rotation(refs)
     omega = angular_velocities(u, rotor_index, tr.frame_interval_fs)
     f_rot, s_rot = power_spectrum(autocorrelation_fft(omega), tr.frame_interval_fs,
                                   max_lag_fraction=tr.spectrum_lag_fraction(settings))
-    rho, t_edges, p_edges = orientation_density(u)
+    rho, t_edges, p_edges = orientation_density(u, phi_axis=settings.orientation_phi_axis)
+    rho_rotor = np.stack([orientation_density(u[:, rotor_index == r],
+                                              phi_axis=settings.orientation_phi_axis)[0]
+                          for r in range(len(tr.centers))])
+    assert ref is not None
     cols.update(
         c_t_end=c_end,
         c_t_end_single_origin=float(np.mean(np.einsum("vk,vk->v", u[-1], u[0]))),
-        # a compound rotates when any of its polyanion species does
-        rotates=bool(min([c_end, *per_species.values()]) < settings.rotation_threshold),
+        # point estimate at the reference time; a compound rotates when any species does
+        rotates=bool(min(r.value for r in refs.values()) < settings.rotation_threshold),
+        c_t_ref=ref.value, c_t_ref_low=ref.low, c_t_ref_high=ref.high,
+        rotation_decision=ref.decision, rotation_species=species_label,
+        rotation_decay_rate_per_ps=ref.rate, rotation_decay_rate_low_per_ps=ref.rate_low,
+        rotation_decay_rate_high_per_ps=ref.rate_high,
         n_reorientation_jumps=jumps.n_jumps,
         rotation_rate_per_rotor_ps=jumps.rate_per_rotor_ps,
         mean_jump_angle_deg=float(jumps.angles_deg.mean()) if jumps.n_jumps else NAN,
         libration_center_THz=spectral_center(f_rot, s_rot),
-        **per_species,
     )
-    curves = dict(c_t=c_t, freq_rot_THz=f_rot, spectrum_rot=s_rot, rho_per_sr=rho,
+    if len(refs) > 1:  # several polyanion species: each one's C(t_ref) and decision
+        cols.update(reference_rows(refs, "c_t_ref"))
+        cols.update({f"c_t_end_{k}": expected_end_acf(lag, c, **fit_kw)
+                     for k, c in c_by_label.items()})
+    curves = dict(c_t=c_t, c_t_by_label=c_by_label, freq_rot_THz=f_rot, spectrum_rot=s_rot,
+                  rho_per_sr=rho, rho_per_rotor_per_sr=rho_rotor, rotor_labels=tr.rotor_labels,
                   theta_edges_deg=t_edges, phi_edges_deg=p_edges)
     return cols, curves
 
 
-def hops_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> HopEvents:
-    """Step 5a: hop events of the mobile ions (h_i of the paper)."""
-    return hop_events(tr.xc[:, tr.mobile], tr.frame_interval_fs, a_A=settings.hop_a_A,
-                      residence_ps=settings.hop_residence_ps, window_ps=settings.hop_window_ps)
-
-
 def coupling_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> CouplingResult:
-    """Step 5b: correlation of mobile-ion hops with anion motion."""
+    """Step 6: correlation of mobile-ion hops with anion motion.
+
+    The first-shell radius is the first minimum of the centre-mobile-ion RDF (over at
+    most 200 frames) unless ``settings.coupling_shell_cutoff_A`` is given; without a clear
+    minimum the coupling kernel's default (ligand distance + 2.5 A) is used.
+    """
+    cutoff = settings.coupling_shell_cutoff_A
+    if cutoff is None and len(tr.centers):
+        stride = max(1, tr.n_frames // 200)
+        cell0 = tr.cell if tr.cell.ndim == 2 else tr.cell[0]
+        cpos = rotor_center_positions(tr.x[::stride], tr.centers, tr.cell if tr.cell.ndim == 2
+                                      else tr.cell[::stride])
+        r_min = first_shell_radius_A(cpos, tr.x[::stride, tr.mobile], cell0)
+        cutoff = r_min if np.isfinite(r_min) else None
     return cation_anion_coupling(tr.x, tr.cell, tr.centers, tr.ligands, tr.mobile,
-                                 shell_cutoff_A=settings.coupling_shell_cutoff_A)
+                                 shell_cutoff_A=cutoff)
 
 
 def spectra_step(tr: PreparedTrajectory, settings: AnalysisSettings,
@@ -476,11 +695,14 @@ def spectra_step(tr: PreparedTrajectory, settings: AnalysisSettings,
 
 
 def assemble_row(tr: PreparedTrajectory, settings: AnalysisSettings, diff: dict[str, Any],
-                 fw: FrameworkTest, rot: dict[str, Any], hops: HopEvents,
+                 fw: FrameworkTest, rot: dict[str, Any], hops: Hops,
                  coup: CouplingResult, spec: dict[str, Any]) -> dict[str, Any]:
-    """Step 7: one label row; the thresholds turn numbers into booleans and a category."""
-    diffuses = bool(diff["msd_mobile_A2"] > settings.diffusion_threshold_A2)
+    """Step 8: one label row; thresholds at the reference time -> booleans, decisions, category."""
+    ref: ReferenceValue = diff["reference"]
+    diffuses = bool(ref.value > settings.diffusion_threshold_A2)
     d_ols = diff["d_ols"]
+    stab = stability_msd_A2(tr, settings.stability_fraction)
+    rot_decision = rot["rotation_decision"] if len(tr.centers) else "no"
     row: dict[str, Any] = {
         "mobile_ion": tr.mobile_ion,
         "temperature_K": float(tr.temperature_K),
@@ -490,43 +712,68 @@ def assemble_row(tr: PreparedTrajectory, settings: AnalysisSettings, diff: dict[
         "n_atoms": int(tr.x.shape[1]),
         "n_mobile": int(len(tr.mobile)),
         "n_rotors": int(len(tr.centers)),
+        "rotor_species": ",".join(dict.fromkeys(tr.rotor_labels)),
         "volume_A3": tr.volume_A3,
         "charge_e": tr.charge_e,
+        "reference_time_ps": settings.reference_time_ps,
+        "confidence": settings.confidence,
         "msd_mobile_A2": diff["msd_mobile_A2"],
         "msd_mobile_endpoint_A2": diff["msd_mobile_endpoint_A2"],
+        "msd_mobile_ref_A2": ref.value,
+        "msd_mobile_ref_low_A2": ref.low,
+        "msd_mobile_ref_high_A2": ref.high,
+        "diffusion_decision": ref.decision,
         "msd_framework_A2": fw.msd_framework_A2,
         "msd_framework_endpoint_A2": fw.msd_framework_endpoint_A2,
         **{k: diff[k] for k in (
             "diffusivity_cm2_s", "diffusivity_err_cm2_s", "diffusivity_err_method",
+            "diffusivity_fit", "diffusivity_low_cm2_s", "diffusivity_high_cm2_s",
+            "diffusivity_floor_cm2_s", "diffusivity_measurable",
             "diffusivity_gls_cm2_s", "diffusivity_gls_err_cm2_s", "diffusivity_ols_cm2_s",
-            "diffusivity_block_err_cm2_s", "diffusivity_x_cm2_s", "diffusivity_y_cm2_s",
-            "diffusivity_z_cm2_s")},
+            "diffusivity_zero_intercept_cm2_s", "diffusivity_block_err_cm2_s",
+            "diffusivity_x_cm2_s", "diffusivity_y_cm2_s", "diffusivity_z_cm2_s")},
         "fit_start_ps": d_ols.fit_start_ps,
         "fit_end_ps": d_ols.fit_end_ps,
         "conductivity_mS_cm": diff["conductivity_mS_cm"],
         "conductivity_err_mS_cm": diff["conductivity_err_mS_cm"],
-        "c_t_end": rot["c_t_end"],
-        "c_t_end_single_origin": rot["c_t_end_single_origin"],
+        **{k: rot[k] for k in (
+            "c_t_end", "c_t_end_single_origin", "c_t_ref", "c_t_ref_low", "c_t_ref_high",
+            "rotation_species", "rotation_decay_rate_per_ps",
+            "rotation_decay_rate_low_per_ps", "rotation_decay_rate_high_per_ps")},
+        "rotation_decision": rot_decision,
         "rotates": rot["rotates"],
         "diffuses": diffuses,
         "framework_melted": fw.framework_melted,
         "polyanions_intact": fw.polyanions_intact,
         "polyanion_intact_fraction": fw.polyanion_intact_fraction,
-        "category": category(rot["rotates"], diffuses, fw.framework_melted),
-        "n_hops": hops.n_hops if len(hops.times_ps) > 0 else NAN,
-        "hop_rate_per_ion_ps": hops.rate_per_ion_ps,
+        "excluded_reason": exclusion_reason(fw.framework_melted, fw.polyanions_intact),
+        "category": category(rot["rotates"], diffuses, fw.framework_melted,
+                             fw.polyanions_intact),
+        "category_decision": category_decision(rot_decision, ref.decision,
+                                               fw.framework_melted, fw.polyanions_intact),
+        "stability_msd_A2": stab,
+        "excluded_unstable": bool(settings.stability_msd_A2 is not None and np.isfinite(stab)
+                                  and stab > settings.stability_msd_A2),
+        "hop_distance_A": hops.hop_distance_A,
+        "hop_distance_source": hops.hop_distance_source,
+        "n_site_hops": hops.site.n_hops,
+        "site_hop_rate_per_ion_ps": hops.site.rate_per_ion_ps,
+        "site_hops_per_ion": " ".join(str(int(c)) for c in hops.site.counts),
+        "n_hops": hops.events.n_hops if len(hops.events.times_ps) > 0 else NAN,
+        "hop_rate_per_ion_ps": hops.events.rate_per_ion_ps,
         "n_reorientation_jumps": rot["n_reorientation_jumps"],
         "rotation_rate_per_rotor_ps": rot["rotation_rate_per_rotor_ps"],
         "mean_jump_angle_deg": rot["mean_jump_angle_deg"],
         "coupling_pearson_mean": coup.mean,
         "coupling_n_events": coup.n_events,
+        "coupling_shell_cutoff_A": coup.shell_cutoff_A,
         "vdos_center_mobile_THz": spec["vdos_center_mobile_THz"],
         "libration_center_THz": rot["libration_center_THz"],
         "spectral_overlap": spec["spectral_overlap"],
         "velocity_source": spec["velocity_source"],
     }
-    row.update({k: v for k, v in rot.items() if k.startswith("c_t_end_")
-                and k != "c_t_end_single_origin"})
+    row.update({k: v for k, v in rot.items() if k.startswith(("c_t_end_", "c_t_ref_"))
+                and k not in row})
     return row
 
 
@@ -542,6 +789,7 @@ def analyze_trajectory(
     velocities_A_fs: np.ndarray | None = None,
     charge_e: float | None = None,
     *,
+    rotor_labels: Sequence[str] | None = None,
     settings: AnalysisSettings | None = None,
     return_curves: bool = False,
     **overrides: Any,
@@ -558,8 +806,9 @@ def analyze_trajectory(
     frame_interval_fs : float
         Time between stored frames, fs.
     temperature_K : float
-    rotor_centers : int array of shape (n_rotors,)
-        Central atom of each polyanion (may be empty: no rotation analysis).
+    rotor_centers : int array of shape (n_rotors,), or a sequence of int arrays
+        Central atom(s) of each polyanion (may be empty: no rotation analysis); several
+        for a multi-centre group (P2S6, B10H10).
     rotor_ligands : sequence of n_rotors int arrays
         Ligand atom indices per polyanion.
     mobile_ion : str
@@ -569,6 +818,8 @@ def analyze_trajectory(
         (spectra then valid only below 1/(2 frame interval)).
     charge_e : float, optional
         Mobile-ion charge; default from :data:`mlkit.analysis.diffusion.DEFAULT_CHARGES_E`.
+    rotor_labels : sequence of str, optional
+        Species label of each rotor ("PS4"); C(t) and its decision are reported per label.
     settings : AnalysisSettings, optional
         Thresholds, fit windows and spectra settings (default: the paper's).
     return_curves : bool
@@ -586,16 +837,18 @@ def analyze_trajectory(
     """
     settings = (settings or AnalysisSettings()).replace(**overrides)
     tr = prepare_trajectory(positions_A, species, cell_A, frame_interval_fs, temperature_K,
-                            rotor_centers, rotor_ligands, mobile_ion, velocities_A_fs, charge_e)
-    diff = diffusion_step(tr, settings)
+                            rotor_centers, rotor_ligands, mobile_ion, velocities_A_fs, charge_e,
+                            rotor_labels)
+    hops = hops_step(tr, settings)
+    diff = diffusion_step(tr, settings, hops)
     fw = framework_step(tr, settings)
     rot, rot_curves = reorientation_step(tr, settings)
-    hops = hops_step(tr, settings)
     coup = coupling_step(tr, settings)
     spec, spec_curves = spectra_step(tr, settings, rot_curves.get("spectrum_rot"))
     row = assemble_row(tr, settings, diff, fw, rot, hops, coup, spec)
     if not return_curves:
         return row
     curves = {"lag_ps": tr.lag_ps, "msd_A2": diff["msd_species"], **rot_curves, **spec_curves,
-              "hop_h": hops.h, "hop_times_ps": hops.times_ps, "coupling_pearson": coup.pearson}
+              "hop_h": hops.events.h, "hop_times_ps": hops.events.times_ps,
+              "site_hop_counts": hops.site.counts, "coupling_pearson": coup.pearson}
     return row, curves

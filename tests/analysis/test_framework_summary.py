@@ -10,6 +10,7 @@ from mlkit.analysis import (
     framework_melting_test,
     polyanion_integrity,
 )
+from mlkit.analysis.framework import category_decision, exclusion_reason
 from mlkit.analysis.msd import species_masses
 from mlkit.errors import MlkitError
 
@@ -75,8 +76,11 @@ def test_broken_polyanion_is_detected(synth):
     assert intact.tolist() == [False, True, True, True]
     assert stretch[0] > 1.25
     fw = _melt_test(pos, sp, cell, c, lig)
-    assert not fw.polyanions_intact and fw.framework_melted
+    # integrity is a flag of its own: a decomposed polyanion is not a melted framework
+    assert not fw.polyanions_intact and not fw.framework_melted
     assert fw.polyanion_intact_fraction == pytest.approx(0.75)
+    assert category(True, True, fw.framework_melted, fw.polyanions_intact) is None
+    assert exclusion_reason(fw.framework_melted, fw.polyanions_intact) == "polyanions decomposed"
 
 
 def test_category_rule():
@@ -84,6 +88,17 @@ def test_category_rule():
     assert category(True, False, False) == 2
     assert category(False, True, False) == 3
     assert category(True, True, True) is None
+    assert category(True, True, False, polyanions_intact=False) is None
+
+
+def test_category_decision_rule():
+    assert category_decision("yes", "yes", False) == "1"
+    assert category_decision("yes", "no", False) == "2"
+    assert category_decision("yes", "undecided", False) == "1|2"
+    assert category_decision("no", "undecided", False) == "3"
+    assert category_decision("undecided", "yes", False) == "undecided"
+    assert category_decision("yes", "yes", True) == "excluded"
+    assert category_decision("yes", "yes", False, polyanions_intact=False) == "excluded"
 
 
 @pytest.mark.parametrize(

@@ -22,9 +22,25 @@ NONDEFAULT = dict(melt_threshold_A2=1.0, diffusion_threshold_A2=2.0, rotation_th
                   spectrum_max_freq_THz=6.0, spectrum_max_lag_ps=2.0)
 
 
-def _assert_rows_equal(row, ref):
-    assert list(row) == list(ref)  # same columns, same order
-    for key, want in ref.items():
+#: columns whose meaning changed on purpose after the split (issue 10): the decisions are
+#: taken at the reference time (60 ps), melting no longer folds in polyanion integrity,
+#: the hop distance comes from the structure and the coupling shell from the RDF minimum
+#: unless given
+CHANGED = {"rotates", "diffuses", "category", "framework_melted"}
+CHANGED_UNLESS_GIVEN = {"hop_a_A": {"n_hops", "hop_rate_per_ion_ps"},
+                        "coupling_shell_cutoff_A": {"coupling_pearson_mean",
+                                                    "coupling_n_events"}}
+
+
+def _assert_rows_equal(row, ref, given=()):
+    changed = set(CHANGED)
+    for name, cols in CHANGED_UNLESS_GIVEN.items():
+        if name not in given:
+            changed |= cols
+    kept = [k for k in ref if k not in changed]
+    assert [k for k in row if k in kept] == kept  # same columns, same order
+    for key in kept:
+        want = ref[key]
         got = row[key]
         if isinstance(want, float):
             assert isinstance(got, float), key
@@ -54,10 +70,10 @@ def test_rows_identical_to_before_the_split(crystal):
                        BEFORE["mixed_rotors"])
     # the old keyword arguments still work, and mean the same as a settings object
     old_style = analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig, charge_e=1.0, **NONDEFAULT)
-    _assert_rows_equal(old_style, BEFORE["nondefault"])
+    _assert_rows_equal(old_style, BEFORE["nondefault"], NONDEFAULT)
     settings = AnalysisSettings(**NONDEFAULT)
     _assert_rows_equal(analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig, charge_e=1.0,
-                                          settings=settings), BEFORE["nondefault"])
+                                          settings=settings), BEFORE["nondefault"], NONDEFAULT)
 
 
 def test_settings_are_frozen_and_overrides_checked(crystal):
