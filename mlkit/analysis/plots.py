@@ -172,6 +172,46 @@ def plot_orientation_density(
     return _save(fig, path)
 
 
+def plot_orientation_density_per_rotor(
+    rho_per_rotor_per_sr: np.ndarray,
+    theta_edges_deg: np.ndarray,
+    phi_edges_deg: np.ndarray,
+    path: str | Path,
+    *,
+    labels: Sequence[str] | None = None,
+    max_rotors: int = 8,
+    title: str = "",
+) -> Path:
+    """rho(theta, phi) of each rotor (up to ``max_rotors`` panels): the spots pooling smears.
+
+    ``rho_per_rotor_per_sr`` has shape (n_rotors, n_theta, n_phi).
+    """
+    import matplotlib.pyplot as plt
+
+    rho = np.asarray(rho_per_rotor_per_sr)[:max_rotors]
+    n = len(rho)
+    cols = min(4, max(n, 1))
+    rows = max(1, int(np.ceil(n / cols)))
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    vmax = float(rho.max()) if n else 1.0
+    for k, ax in enumerate(axes.ravel()):
+        if k >= n:
+            ax.axis("off")
+            continue
+        mesh = ax.pcolormesh(phi_edges_deg, theta_edges_deg, rho[k], shading="flat",
+                             vmin=0.0, vmax=vmax)
+        ax.invert_yaxis()
+        name = f"rotor {k}" + (f" ({labels[k]})" if labels is not None else "")
+        ax.set_title(name, fontsize=8)
+        ax.set_xlabel(r"$\phi$ (deg)", fontsize=8)
+        ax.set_ylabel(r"$\theta$ (deg)", fontsize=8)
+    fig.colorbar(mesh, ax=axes.ravel().tolist(), label=r"$\rho$ (1/sr)")
+    fig.suptitle(title, fontsize=9)
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return Path(path)
+
+
 def plot_trajectory_curves(
     curves: Mapping[str, Any], out_dir: str | Path, prefix: str = ""
 ) -> list[Path]:
@@ -193,6 +233,11 @@ def plot_trajectory_curves(
         paths.append(plot_orientation_density(curves["rho_per_sr"], curves["theta_edges_deg"],
                                               curves["phi_edges_deg"], out / f"{pre}rho.png",
                                               title=prefix))
+        if "rho_per_rotor_per_sr" in curves:
+            paths.append(plot_orientation_density_per_rotor(
+                curves["rho_per_rotor_per_sr"], curves["theta_edges_deg"],
+                curves["phi_edges_deg"], out / f"{pre}rho_per_rotor.png",
+                labels=curves.get("rotor_labels"), title=prefix))
         spectra["polyanion angular velocity"] = curves["spectrum_rot"]
         freqs["polyanion angular velocity"] = curves["freq_rot_THz"]
     paths.append(plot_spectra(freqs, spectra, out / f"{pre}spectra.png", title=prefix))

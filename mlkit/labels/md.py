@@ -250,6 +250,59 @@ def rotors_from_structure(structure, mobile_ion: str = "Na") -> tuple[list[int],
     return centers, ligands
 
 
+def pressure_from_frames(run_dir: str | Path, *, n_samples: int = 100, calculator=None,
+                         threads: int | None = 1) -> dict[str, float]:
+    """Pressure of a stored run, re-evaluated on ``n_samples`` evenly spaced frames.
+
+    For runs whose frames do not store the pressure (written before it was recorded):
+    the potential of ``meta.json`` (or ``calculator``) gives the virial stress of each
+    sampled frame, the stored velocities the kinetic term (ASE
+    ``get_stress(include_ideal_gas=True)``); P = -trace(stress) / 3.
+
+    Returns
+    -------
+    dict
+        ``pressure_GPa`` (mean), ``pressure_sem_GPa`` (standard error over the samples,
+        which are ~correlation-time apart only for long runs), ``pressure_std_GPa``,
+        ``pressure_n_samples``.
+    """
+    import numpy as np
+    from ase import Atoms, units
+
+    store = TrajectoryStore(run_dir)
+    meta = store.read_meta()
+    traj = store.read()
+    n = len(traj["step"])
+    if n == 0:
+        raise MlkitError(f"{run_dir}: no frames stored")
+    if calculator is None:
+        from mlkit.potentials import get_calculator
+
+        calculator = get_calculator(meta["potential"], device="cpu", threads=threads,
+                                    dtype=meta.get("dtype", "float32"),
+                                    model_path=meta.get("model_path"))
+    picks = np.unique(np.linspace(0, n - 1, min(n_samples, n)).round().astype(int))
+    masses = None
+    pressures = []
+    for k in picks:
+        atoms = Atoms(symbols=list(traj["species"]), positions=traj["positions_A"][k],
+                      cell=traj["cell_A"][k], pbc=True)
+        atoms.wrap()
+        if masses is None:
+            masses = atoms.get_masses()
+        atoms.set_momenta(np.asarray(traj["velocities_A_fs"][k], dtype=float)
+                          * masses[:, None] / units.fs)
+        atoms.calc = calculator
+        stress = atoms.get_stress(voigt=True, include_ideal_gas=True)  # eV/A^3
+        pressures.append(-float(np.mean(stress[:3])) / units.GPa)
+    p = np.asarray(pressures)
+    return {"pressure_GPa": float(p.mean()),
+            "pressure_sem_GPa": float(p.std(ddof=1) / np.sqrt(len(p))) if len(p) > 1 else
+            float("nan"),
+            "pressure_std_GPa": float(p.std(ddof=1)) if len(p) > 1 else float("nan"),
+            "pressure_n_samples": int(len(p))}
+
+
 def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
                 min_frames: int = 10, analysis_settings: AnalysisSettings | None = None,
                 **analysis_kwargs: Any) -> dict[str, Any]:

@@ -181,3 +181,66 @@ def test_site_spacing_and_floor_from_the_structure():
     assert floor == pytest.approx(3.8**2 * 3.689 / (6 * 4 * 60.0) * 1e-4, rel=1e-3)
     # the constraint paper's 10 ns runs with ~100 mobile ions: far below its 1e-8 cut
     assert diffusivity_floor_cm2_s(3.8, 100, 10_000.0) < 1e-8
+
+
+def test_multi_centre_rotor_vectors_follow_the_rigid_rotation(synth):
+    """A P2S6-like group (two P centres, six S): centroid->ligand vectors = R(t) v0."""
+    from mlkit.analysis.reorientation import center_ligand_vectors, rotor_center_positions
+
+    p = np.array([[0, 0, 1.1], [0, 0, -1.1]])
+    ang = np.radians([0, 120, 240])
+    s_top = np.stack([2.0 * np.cos(ang), 2.0 * np.sin(ang), np.full(3, 1.8)], axis=1)
+    s_bot = s_top * np.array([1, 1, -1.0])
+    body = np.concatenate([p, s_top, s_bot])  # (8, 3) about the centroid
+    rots = synth.rigid_rotor_orientations(200, 1, 0.5, 0.01, 4)[:, 0]  # (T, 3, 3)
+    cell = np.diag([20.0, 20.0, 20.0])
+    origin = np.array([19.5, 10.0, 10.0])  # the group straddles the cell boundary
+    x = origin + np.einsum("tij,nj->tni", rots, body)
+    x = x - np.floor(x / 20.0) * 20.0  # wrapped, as a stored frame may be
+    v, idx = center_ligand_vectors(x, [np.array([0, 1])], [np.arange(2, 8)], cell)
+    want = np.einsum("tij,nj->tni", rots, body[2:])
+    assert np.allclose(v, want, atol=1e-9) and idx.tolist() == [0] * 6
+    c = rotor_center_positions(x, [[0, 1]], cell)
+    d = c[:, 0] - origin
+    assert np.allclose(d - 20.0 * np.round(d / 20.0), 0.0, atol=1e-9)
+
+
+def test_per_rotor_density_and_paper_phi_axis(synth):
+    from mlkit.analysis.reorientation import orientation_density
+
+    u = np.array([[[1.0, 0, 0]], [[0, 1.0, 0]]])  # +x then +y, in the xy plane
+    _, _, p_edges = orientation_density(u)
+    rho_x, _, _ = orientation_density(u[:1])
+    rho_y, _, _ = orientation_density(u[:1], phi_axis="y")
+    centres = 0.5 * (p_edges[1:] + p_edges[:-1])
+    # +x is phi = 0 from x, and phi = -90 deg from y (paper's Fig. 5 convention)
+    assert abs(centres[rho_x.sum(axis=0).argmax()]) < 5
+    assert abs(centres[rho_y.sum(axis=0).argmax()] + 90) < 5
+    pos, sp, cell, c, lig = synth.rotor_crystal(300, n_rotors=3, seed=1, d_r_per_ps=0.0)
+    from mlkit.analysis import analyze_trajectory
+
+    row, curves = analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig, return_curves=True,
+                                     rotor_labels=["NbCl6"] * 3)
+    assert curves["rho_per_rotor_per_sr"].shape == (3, 36, 72)
+    assert row["rotor_species"] == "NbCl6" and row["rotation_species"] == "NbCl6"
+
+
+def test_phonon_paper_preset(synth):
+    from mlkit.analysis import AnalysisSettings, analyze_trajectory
+
+    s = AnalysisSettings.preset("phonon-paper")
+    assert (s.diffusivity_fit, s.stability_msd_A2, s.stability_fraction) == (
+        "zero_intercept", 1.0, 0.2)
+    with pytest.raises(MlkitError, match="unknown analysis preset"):
+        AnalysisSettings.preset("nope")
+    pos, sp, cell, c, lig = synth.rotor_crystal(600, seed=2, na_d_A2_ps=0.2)
+    row = analyze_trajectory(pos, sp, cell, 10.0, 800.0, c, lig, settings=s)
+    assert row["diffusivity_cm2_s"] == row["diffusivity_zero_intercept_cm2_s"]
+    assert row["diffusivity_fit"] == "zero_intercept" and not row["excluded_unstable"]
+    # a framework that flows over the last 20 % is dropped
+    melt = pos.copy()
+    nm = np.array([x != "Na" for x in sp])
+    signs = np.where(np.arange(nm.sum()) % 2, 1.0, -1.0)  # half go +x, half -x: no net drift
+    melt[480:, nm, 0] += np.linspace(0, 3.0, 120)[:, None] * signs[None]
+    row = analyze_trajectory(melt, sp, cell, 10.0, 800.0, c, lig, settings=s)
+    assert row["excluded_unstable"] and row["stability_msd_A2"] > 1.0
