@@ -37,7 +37,7 @@ SYSTEMS = {
 def run_tag(mp_id: str, cell: str, seed: int, potential: str) -> str:
     """Run-directory name: ``<id>_<formula>[_conventional][_seed<k>][_<potential>]``."""
     name, _, _, default_tag = SYSTEMS[mp_id]
-    tag = "_conventional" if cell == "conventional" else ("" if cell == "supercell" else default_tag)
+    tag = {"conventional": "_conventional", "supercell": ""}.get(cell, default_tag)
     tag += f"_seed{seed}" if seed else ""
     tag += "" if potential == "chgnet" else f"_{potential}"
     return f"{mp_id}_{name}{tag}"
@@ -97,6 +97,8 @@ def main() -> None:
     p.add_argument("--potential", default="chgnet")
     p.set_defaults(func=run)
     a = sub.add_parser("analyze")
+    a.add_argument("--pressure-samples", type=int, default=60,
+                   help="frames re-evaluated for the pressure when it is not stored")
     a.set_defaults(func=lambda args: analyze(args))
     args = parser.parse_args()
     args.func(args)
@@ -106,6 +108,19 @@ def main() -> None:
 #: (polyanion rotation and Na diffusion) at 800 K (chloride) / 1300 K (oxide).
 PAPER = {"mp-28178": {"paper_category": 1, "paper_rotates": True},
          "mp-4223": {"paper_category": 1, "paper_rotates": True}}
+#: cuts of every run analysed as if the run had stopped there (run-length independence)
+CUTS_PS = (10.0, 20.0, 40.0, 60.0)
+CUT_COLUMNS = ["run", "cut_ps", "n_rotors", "n_mobile", "c_t_end", "c_t_ref", "c_t_ref_low",
+               "c_t_ref_high", "n_reorientation_jumps", "rotation_decision", "msd_mobile_A2",
+               "msd_mobile_ref_A2", "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2",
+               "n_site_hops", "diffusion_decision", "diffusivity_cm2_s",
+               "diffusivity_floor_cm2_s", "category", "category_decision"]
+
+
+def _run_dirs() -> list:
+    from mlkit.labels.md import find_run_dirs
+
+    return find_run_dirs(TRAJ) if TRAJ.exists() else []
 
 
 def analyze(args: argparse.Namespace) -> None:
@@ -118,52 +133,79 @@ def analyze(args: argparse.Namespace) -> None:
 
     from mlkit.analysis import analyze_trajectory
     from mlkit.analysis.plots import plot_trajectory_curves
-    from mlkit.labels.md import analyze_run, rotors_from_structure
-    from mlkit.md import TrajectoryStore, run_dir_for
+    from mlkit.labels.md import analyze_run, pressure_from_frames, rotor_groups
+    from mlkit.md import TrajectoryStore
 
-    rows, curves_by = [], {}
-    for mp_id, (name, temperature_K, _, tag) in SYSTEMS.items():
-        run_dir = run_dir_for(TRAJ, f"{mp_id}_{name}{tag}", temperature_K)
-        if not (run_dir / "meta.json").exists():
-            print(f"{run_dir}: no run yet")
-            continue
-        row = analyze_run(run_dir, include_partial=True)  # the label row mlkit produces
+    rows, cut_rows, curves_by = [], [], {}
+    for run_dir in _run_dirs():
+        tag = run_dir.parent.name
+        mp_id = tag.split("_")[0]
         store = TrajectoryStore(run_dir)
         traj, meta = store.read(), store.read_meta()
-        if len(traj["step"]) < 20:
-            print(f"{run_dir}: only {len(traj['step'])} production frames so far")
+        n = len(traj["step"])
+        if n < 200:
+            print(f"{run_dir}: only {n} production frames so far")
             continue
-        centers, ligands = rotors_from_structure(store.read_initial(), meta["mobile_ion"])
+        row = analyze_run(run_dir, include_partial=True)  # the label row mlkit produces
+        if "pressure_GPa" not in row or not np.isfinite(row.get("pressure_GPa", np.nan)):
+            row.update(pressure_from_frames(run_dir, n_samples=args.pressure_samples))
+        centers, ligands, labels = rotor_groups(store.read_initial(), meta["mobile_ion"])
+        interval_ps = meta["frame_interval_fs"] / 1000.0
+        for cut in CUTS_PS:
+            k = int(round(cut / interval_ps)) + 1
+            if k > n:
+                break
+            cut_row = analyze_trajectory(
+                traj["positions_A"][:k], traj["species"], traj["cell_A"][0],
+                meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
+                mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"][:k],
+                rotor_labels=labels)
+            cut_rows.append({"run": tag, "cut_ps": cut,
+                             **{c: cut_row.get(c) for c in CUT_COLUMNS[2:]}})
         _, curves = analyze_trajectory(
             traj["positions_A"], traj["species"], traj["cell_A"][0],
             meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
             mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"],
-            return_curves=True)
-        plot_trajectory_curves(curves, RESULTS, prefix=f"{mp_id}_{name}")
-        curves_by[f"{name} {temperature_K:g} K"] = curves
-        rows.append({"id": mp_id, "formula": name, **PAPER[mp_id],
+            rotor_labels=labels, return_curves=True)
+        plot_trajectory_curves(curves, RESULTS, prefix=tag)
+        curves_by[f"{tag} {meta['temperature_K']:g} K"] = curves
+        rows.append({"run": tag, "formula": SYSTEMS[mp_id][0], **PAPER[mp_id],
                      **{k: v for k, v in row.items() if k != "id"}})
     if not rows:
         raise SystemExit("nothing to analyse yet")
     df = pd.DataFrame(rows)
     df.to_csv(RESULTS / "real_runs_labels.csv", index=False)
-    cols = ["formula", "temperature_K", "status", "supercell", "n_atoms", "production_ps",
-            "c_t_end", "rotates", "msd_mobile_A2", "diffuses", "msd_framework_A2",
-            "framework_melted", "polyanions_intact", "category", "paper_category",
-            "diffusivity_cm2_s", "n_reorientation_jumps", "rotation_rate_per_rotor_ps",
-            "n_hops", "coupling_pearson_mean"]
+    cuts = pd.DataFrame(cut_rows, columns=CUT_COLUMNS)
+    cuts.to_csv(RESULTS / "real_runs_cuts.csv", index=False)
+    cols = ["run", "temperature_K", "status", "potential", "seed", "supercell", "n_atoms",
+            "production_ps", "n_rotors", "rotor_species", "c_t_end", "c_t_ref", "c_t_ref_low",
+            "c_t_ref_high", "rotation_decision", "msd_mobile_A2", "msd_mobile_ref_A2",
+            "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2", "diffusion_decision",
+            "diffusivity_cm2_s", "diffusivity_low_cm2_s", "diffusivity_high_cm2_s",
+            "diffusivity_floor_cm2_s", "pressure_GPa", "pressure_sem_GPa", "msd_framework_A2",
+            "framework_melted", "polyanions_intact", "category", "category_decision",
+            "paper_category", "n_reorientation_jumps", "rotation_rate_per_rotor_ps",
+            "n_site_hops", "site_hop_rate_per_ion_ps", "hop_distance_A", "n_hops",
+            "coupling_shell_cutoff_A", "coupling_pearson_mean"]
     table = df[[c for c in cols if c in df.columns]]
     header = (
         "# Real CHGNet MD runs vs the rotation paper\n\n"
         "Generated by `experiments/md_real_runs.py analyze` (commands: real_runs_command.txt).\n"
-        "NVT Nose-Hoover (ASE NoseHooverChainNVT, tdamp 200 fs), 2 fs, CHGNet 0.4.2, seed 0,\n"
-        "1 ps equilibration, a frame every 10 fs. Paper (Yang et al. 2024, AIMD 60 ps):\n"
-        "both are category 1 (rotation + Na diffusion); Na3PO4 has the fastest rotation but\n"
-        "low Na TMSD. Thresholds: rotation C(t_end) < 0.9, diffusion Na MSD > 5 A^2,\n"
-        "melting non-Na cation MSD > 2 A^2. status 'partial' = run still going.\n\n"
+        "NVT Nose-Hoover (ASE NoseHooverChainNVT, tdamp 200 fs), 2 fs, CHGNet, a frame every\n"
+        "10 fs. Paper (Yang et al. 2024, AIMD 60 ps, conventional cell): both category 1.\n"
+        "Criteria at the reference time 60 ps with 95 % intervals (bootstrap over rotors /\n"
+        "ions, widened by counting statistics of jumps / hops): rotation C(60 ps) < 0.9,\n"
+        "diffusion Na MSD(60 ps) > 5 A^2. status 'partial' = run still going. Pressure\n"
+        "re-evaluated with the run's potential on evenly spaced stored frames (kinetic\n"
+        "term included) when the frames do not store it.\n\n"
     )
-    (RESULTS / "real_runs_summary.md").write_text(header + table.to_markdown(index=False) + "\n")
-    print(table.to_string(index=False))
+    cut_md = cuts.to_markdown(index=False, floatfmt=".3g")
+    (RESULTS / "real_runs_summary.md").write_text(
+        header + table.T.to_markdown(floatfmt=".4g") + "\n\n## The same runs cut at "
+        "10 / 20 / 40 / 60 ps\n\nEach cut analysed as if the run had stopped there "
+        "(decisions at 60 ps from the cut's data).\n\n" + cut_md + "\n")
+    print(table.T.to_string())
+    print(cuts.to_string(index=False))
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for label, curves in curves_by.items():
@@ -177,10 +219,37 @@ def analyze(args: argparse.Namespace) -> None:
     axes[1].axhline(5.0, color="k", ls=":", lw=1, label="diffusion threshold 5 A$^2$")
     axes[1].set(xlabel="t (ps)", ylabel="Na MSD (A$^2$)", title="Na MSD (time-origin averaged)")
     for ax in axes:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(RESULTS / "real_runs_c_t_msd.png", dpi=130)
-    print(f"wrote {RESULTS / 'real_runs_labels.csv'} and PNGs")
+    _plot_cuts(cuts, RESULTS / "real_runs_cuts.png")
+    print(f"wrote {RESULTS / 'real_runs_labels.csv'}, real_runs_cuts.csv and PNGs")
+
+
+def _plot_cuts(cuts, path) -> None:
+    """C(60 ps) and MSD(60 ps) with intervals against the cut length, per run."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for k, (run, g) in enumerate(cuts.groupby("run")):
+        x = g["cut_ps"].to_numpy() + 0.6 * k
+        for ax, (v, lo, hi) in zip(axes, (("c_t_ref", "c_t_ref_low", "c_t_ref_high"),
+                                          ("msd_mobile_ref_A2", "msd_mobile_ref_low_A2",
+                                           "msd_mobile_ref_high_A2")), strict=True):
+            y = g[v].to_numpy(dtype=float)
+            err = [y - g[lo].to_numpy(dtype=float), g[hi].to_numpy(dtype=float) - y]
+            ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=run)
+    axes[0].axhline(0.9, color="k", ls=":", lw=1)
+    axes[0].set(xlabel="run length used (ps)", ylabel="C(60 ps)", ylim=(-0.05, 1.05),
+                title="rotation criterion at 60 ps")
+    axes[1].axhline(5.0, color="k", ls=":", lw=1)
+    axes[1].set(xlabel="run length used (ps)", ylabel="Na MSD(60 ps) (A$^2$)", yscale="log",
+                title="diffusion criterion at 60 ps")
+    for ax in axes:
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
 
 
 if __name__ == "__main__":
