@@ -39,7 +39,8 @@ DATASETS = {
     "phonondb_na": (SHARED / "phonondb_na" / "structures", "*.vasp", "Na"),
     "obelix": (SHARED / "obelix" / "cifs_train", "*.cif", "Li"),
 }
-META = ["id", "source", "error", "disorder", "connectivity"]
+META = ["id", "source", "error", "disorder", "connectivity", "rotation_screen",
+        "rotation_screen_reason"]
 REL_TOL = 1e-9
 
 

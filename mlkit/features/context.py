@@ -305,6 +305,22 @@ class StructureContext:
 
         return self.cached(("connectivity", mobile_ion), compute)
 
+    def rotation_screen(self, mobile_ion: str = "Na") -> Any:
+        """``mlkit.structures.rotation_screen`` result on the cached polyanions (cached per
+        mobile ion).
+        """
+
+        def compute() -> Any:
+            from mlkit.structures import rotation_screen
+
+            polys = self.polyanions(mobile_ion)
+            try:
+                return rotation_screen(self.structure, mobile_ion, polyanions=polys)
+            except Exception as exc:  # noqa: BLE001
+                raise FeatureUnavailable(f"rotation screen failed: {one_line(exc)}") from exc
+
+        return self.cached(("rotation_screen", mobile_ion), compute)
+
     def polyanion_cartesian(self, poly: Any) -> tuple[np.ndarray, np.ndarray]:
         """Cartesian coordinates (A) of a polyanion's centre, shape (3,), and ligands, (n, 3)."""
         lat = self.structure.lattice

@@ -3,7 +3,11 @@
 Row layout: ``id`` (file stem or mapping key), ``source`` (path or key), ``error``
 (``""`` when every feature was computed), ``disorder`` (the strategy's note, e.g.
 ``"ordered"`` or ``"average:12 partial sites"``), ``connectivity`` (framework class,
-``""`` when unknown), then the features of each featurizer in the order requested.
+``""`` when unknown), ``rotation_screen`` (bool: the structure passes the rotation paper's
+structural screen, :func:`mlkit.structures.rotation_screen`) and ``rotation_screen_reason``
+(``""`` when it passes, else why not; the one-line error when the screen could not run,
+which is then False and leaves ``error`` alone), then the features of each featurizer in
+the order requested.
 
 Errors: an input that cannot be read or fails validation becomes a row with every
 feature NaN and ``error`` holding the reason. A featurizer that cannot compute some or
@@ -54,10 +58,20 @@ __all__ = [
 ]
 
 #: the non-feature columns, in order
-META_COLUMNS = ("id", "source", "error", "disorder", "connectivity")
+META_COLUMNS = (
+    "id",
+    "source",
+    "error",
+    "disorder",
+    "connectivity",
+    "rotation_screen",
+    "rotation_screen_reason",
+)
+#: the boolean meta column (the others are strings)
+BOOL_META_COLUMNS = ("rotation_screen",)
 
 #: bump when the row layout changes
-CACHE_SCHEMA = 1
+CACHE_SCHEMA = 2
 
 
 def default_cache_dir() -> Path:
@@ -140,7 +154,8 @@ def _one_line(exc: BaseException) -> str:
 
 def _empty_row(row_id: str, source: str, featurizers: Sequence[BaseFeaturizer]) -> dict[str, Any]:
     row: dict[str, Any] = {"id": row_id, "source": source, "error": "", "disorder": "",
-                           "connectivity": ""}
+                           "connectivity": "", "rotation_screen": False,
+                           "rotation_screen_reason": ""}
     for col in feature_columns(featurizers):
         row[col] = math.nan
     return row
@@ -175,7 +190,7 @@ def _featurize_one(
         validate_structure(structure, source, max_sites=settings.max_sites)
         structure, note = resolve_disorder(structure, settings.disorder, source)
     except Exception as exc:  # noqa: BLE001 - any failure becomes this row's error
-        row["error"] = _one_line(exc)
+        row["error"] = row["rotation_screen_reason"] = _one_line(exc)
         return row
     row["disorder"] = note
     ctx = StructureContext(structure, source, disorder=note)
@@ -183,6 +198,11 @@ def _featurize_one(
         row["connectivity"] = str(ctx.connectivity(settings.mobile_ion).framework_class)
     except FeatureUnavailable as exc:
         ctx.add_error("connectivity", _one_line(exc))
+    try:
+        screen = ctx.rotation_screen(settings.mobile_ion)
+        row["rotation_screen"], row["rotation_screen_reason"] = bool(screen.passed), screen.reason
+    except Exception as exc:  # noqa: BLE001 - the reason column says why; not a feature error
+        row["rotation_screen_reason"] = _one_line(exc)
     for f in featurizers:
         labels = f.feature_labels()
         try:
@@ -223,6 +243,7 @@ def _featurize_chunk(
                 # not cached: a rerun with a larger limit tries again
                 row = _empty_row(row_id, source, featurizers)
                 row["error"] = f"time limit of {time_limit_s:g} s per structure exceeded"
+                row["rotation_screen_reason"] = row["error"]
             else:
                 if cache_dir is not None:
                     _store_cached(Path(cache_dir), key, row)
@@ -310,7 +331,10 @@ def _run(
     for col in columns[len(META_COLUMNS) :]:
         df[col] = df[col].astype(float)
     for col in META_COLUMNS:
-        df[col] = df[col].fillna("").astype(str)
+        if col in BOOL_META_COLUMNS:
+            df[col] = df[col].fillna(False).astype(bool)
+        else:
+            df[col] = df[col].fillna("").astype(str)
     return df
 
 
@@ -373,8 +397,9 @@ def featurize_paths(
 
     Returns
     -------
-    pandas.DataFrame of shape (n_inputs, 5 + n_features)
-        Columns ``id, source, error, disorder, connectivity`` then the features.
+    pandas.DataFrame of shape (n_inputs, 7 + n_features)
+        Columns ``id, source, error, disorder, connectivity, rotation_screen,
+        rotation_screen_reason`` (:data:`META_COLUMNS`) then the features.
     """
     from mlkit.structures import collect_paths, structure_id
 

@@ -48,7 +48,16 @@ from mlkit.errors import MlkitError
 from mlkit.utils import one_line
 
 #: columns of a featurize table that are metadata, never model inputs
-METADATA_COLUMNS = ("id", "source", "error", "disorder", "formula", "composition")
+METADATA_COLUMNS = (
+    "id",
+    "source",
+    "error",
+    "disorder",
+    "formula",
+    "composition",
+    "rotation_screen",
+    "rotation_screen_reason",
+)
 CENSORED_POLICIES = ("drop", "value", "error")
 DUPLICATE_POLICIES = ("error", "first")
 NON_NUMERIC_POLICIES = ("error", "drop")

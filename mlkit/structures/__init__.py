@@ -1,5 +1,5 @@
 """Structures: reading, validation, disorder policy, chemistry (oxidation states, element
-roles, radii), polyanions and framework connectivity.
+roles, radii), polyanions, framework connectivity, rotors and the rotation screen.
 """
 
 from __future__ import annotations
@@ -8,8 +8,11 @@ from mlkit.structures.chemistry import (
     ANION_CANDIDATES,
     OxidationStateError,
     anion_elements,
+    can_centre_polyanion,
     composition_roles,
+    covalent_radius_A,
     element_roles,
+    forms_centre_bonds,
     guess_oxidation_states,
     ionic_radius_A,
     oxidation_states,
@@ -43,23 +46,33 @@ from mlkit.structures.polyanions import (
     find_polyanions,
     polyhedron_shape,
 )
+from mlkit.structures.rotors import DEFAULT_ROTOR_SHAPES, Rotor, find_rotors, rotor_label
+from mlkit.structures.screen import SCREEN_SHAPES, ScreenResult, rotation_screen
 from mlkit.structures.validate import require_species, validate_structure
 
 __all__ = [
     "ANION_CANDIDATES",
     "BONDING_METHODS",
     "CONNECTIVITY_CLASSES",
+    "DEFAULT_ROTOR_SHAPES",
     "DISORDER_STRATEGIES",
+    "SCREEN_SHAPES",
     "STRUCTURE_SUFFIXES",
     "Connectivity",
     "OxidationStateError",
     "Polyanion",
+    "Rotor",
+    "ScreenResult",
     "anion_elements",
+    "can_centre_polyanion",
     "classify_connectivity",
     "collect_paths",
     "composition_roles",
+    "covalent_radius_A",
     "element_roles",
     "find_polyanions",
+    "find_rotors",
+    "forms_centre_bonds",
     "guess_oxidation_states",
     "ionic_radius_A",
     "majority_element",
@@ -72,6 +85,8 @@ __all__ = [
     "site_count_lower_bound",
     "require_species",
     "resolve_disorder",
+    "rotation_screen",
+    "rotor_label",
     "shared_ligand_pairs",
     "site_average",
     "structure_id",

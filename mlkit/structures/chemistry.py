@@ -38,6 +38,25 @@ Radii (:func:`ionic_radius_A`)
     tabulated (anions: :data:`ANION_RADII_A`, atomic radius + 0.8 A; cations: average
     Shannon radius, atomic radius).
 
+Polyanion centres (:func:`can_centre_polyanion`)
+    Alkali and alkaline-earth metals (groups 1 and 2, H included) are counter-cations:
+    they never centre a polyanion (K+, Ca2+, Ba2+ sit in large, ionic sites). One
+    exception, Be: BeO4/BeF4 are covalent tetrahedral polyanions (Na2BeF4, an analogue of
+    Na2SO4), so Be may centre one. Rotors (:func:`mlkit.structures.find_rotors`) and the
+    rotation screen use this; :func:`mlkit.structures.find_polyanions` only when asked
+    (``counter_cations=False``).
+
+Covalent radii (:func:`covalent_radius_A`): Cordero et al. (2008) single-bond radii
+    (pymatgen's ``CovalentRadius`` table, the one the covalent correction uses), else the
+    atomic radius.
+
+Centre-centre bonds (:func:`forms_centre_bonds`)
+    Only p-block centres (B, C, Si, P, S, Ge, As, Se, Sn, Sb, Te, Ga, ...) bond to each
+    other into one multi-centre polyanion (P2S6, B12H12, C2O4, Ge2Se6). Short contacts
+    between d- or f-block cations (Cu(I)-Cu(I) 2.99 A in Na3Cu5O4, Pd-Pd 2.77 A in
+    stacked PdO4 squares, La-La 4.0 A within 1.15 x the large Cordero radii of La) are no
+    bonds of a rotating group.
+
 Electronegativity (:func:`pauling`): Pauling scale, NaN where not tabulated.
 """
 
@@ -60,13 +79,18 @@ __all__ = [
     "ANION_CANDIDATES",
     "ANION_RADII_A",
     "CHALCOGENS",
+    "COUNTER_CATION_GROUPS",
     "COVALENT_BOND_FACTOR",
     "HALIDES",
     "MAX_GUESS_ATOMS",
     "MAX_GUESS_COMBINATIONS",
     "OxidationStateError",
+    "POLYANION_CENTRE_EXCEPTIONS",
     "anion_elements",
+    "can_centre_polyanion",
     "composition_roles",
+    "covalent_radius_A",
+    "forms_centre_bonds",
     "electronegativity_consistent",
     "element_roles",
     "guess_oxidation_states",
@@ -104,6 +128,11 @@ ANION_RADII_A = {
 }
 
 
+#: Periodic-table groups of counter-cations that never centre a polyanion (H never does).
+COUNTER_CATION_GROUPS = (1, 2)
+#: Elements of those groups that do centre polyanions (BeO4, BeF4 tetrahedra).
+POLYANION_CENTRE_EXCEPTIONS = frozenset({"Be"})
+
 #: Anions in neither table: atomic radius + this (A).
 ANION_ATOMIC_OFFSET_A = 0.8
 
@@ -124,6 +153,50 @@ def pauling(element: str) -> float:
 def _en(element: str) -> float:
     x = pauling(element)
     return x if math.isfinite(x) else 0.0
+
+
+@lru_cache(maxsize=256)
+def can_centre_polyanion(element: str) -> bool:
+    """Whether a cation of ``element`` can centre a polyanion (module doc).
+
+    False for the alkali and alkaline-earth metals (:data:`COUNTER_CATION_GROUPS`, H
+    included) except Be (:data:`POLYANION_CENTRE_EXCEPTIONS`); True for every other
+    element. The role (cation or anion) is :func:`element_roles`' business.
+
+    Parameters
+    ----------
+    element : str
+        Element symbol.
+
+    Returns
+    -------
+    bool
+    """
+    if element in POLYANION_CENTRE_EXCEPTIONS:
+        return True
+    return Element(element).group not in COUNTER_CATION_GROUPS
+
+
+@lru_cache(maxsize=256)
+def covalent_radius_A(element: str) -> float:
+    """Single-bond covalent radius (A): Cordero et al., Dalton Trans. 2832 (2008)
+    (pymatgen's ``CovalentRadius`` table), else the atomic radius, else NaN.
+    """
+    from pymatgen.analysis.molecule_structure_comparator import CovalentRadius
+
+    r = CovalentRadius.radius.get(element)
+    if r is not None:
+        return float(r)
+    r = Element(element).atomic_radius
+    return float(r) if r is not None else math.nan
+
+
+@lru_cache(maxsize=256)
+def forms_centre_bonds(element: str) -> bool:
+    """Whether a polyanion centre of ``element`` can bond to another centre (module doc):
+    True for p-block elements.
+    """
+    return Element(element).block == "p"
 
 
 def symbol(species: object) -> str:

@@ -20,6 +20,11 @@ Both are capped by ``max_distance_A = 4.5`` A. All periodic images are searched
 (``Structure.get_neighbor_list``); the image of every ligand relative to the unit cell of
 the centre is recorded. Centres with fewer than ``min_coordination = 2`` ligands are not
 polyhedra and are not returned; H is never a centre (``exclude_centres``).
+``counter_cations=False`` also drops the centres that
+:func:`mlkit.structures.chemistry.can_centre_polyanion` rejects (alkali and alkaline-earth
+spectators such as K, Ca, Ba; Be excepted): the polyanions proper, as rotors and the
+rotation screen see them. The default keeps every cation (the framework of
+``classify_connectivity`` and of the features).
 
 Shape
 -----
@@ -36,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
-from mlkit.structures.chemistry import element_roles, ionic_radius_A
+from mlkit.structures.chemistry import can_centre_polyanion, element_roles, ionic_radius_A
 from mlkit.structures.disorder import majority_symbols
 
 __all__ = ["BONDING_METHODS", "Polyanion", "find_polyanions", "polyhedron_shape"]
@@ -135,6 +140,7 @@ def find_polyanions(
     max_distance_A: float = 4.5,
     min_coordination: int = 2,
     exclude_centres: tuple[str, ...] = ("H",),
+    counter_cations: bool = True,
 ) -> list[Polyanion]:
     """Find the polyhedra centred on cations other than the mobile ion.
 
@@ -157,6 +163,9 @@ def find_polyanions(
     exclude_centres : tuple of str, default ("H",)
         Cations that never centre a polyhedron (H+ belongs to OH-/H2O/NH4+ groups; its
         hydrogen bonds would otherwise link polyhedra).
+    counter_cations : bool, default True
+        False: alkali and alkaline-earth cations (``can_centre_polyanion`` false) centre
+        nothing either.
 
     Returns
     -------
@@ -169,7 +178,12 @@ def find_polyanions(
     states = element_roles(structure, mobile_ion)
     anion_els = {el for el, v in states.items() if v < 0}
     centre_els = {
-        el for el, v in states.items() if v > 0 and el != mobile_ion and el not in exclude_centres
+        el
+        for el, v in states.items()
+        if v > 0
+        and el != mobile_ion
+        and el not in exclude_centres
+        and (counter_cations or can_centre_polyanion(el))
     }
     centres = [i for i, el in enumerate(symbols) if el in centre_els]
     if not centres or not anion_els:

@@ -52,7 +52,8 @@ def files(tmp_path, nacl, na3po4):
 
 def test_one_row_per_input_and_error_rows(files, tmp_path):
     df = featurize_paths([files], cache_dir=tmp_path / "cache", progress=False)
-    assert list(df.columns[:5]) == list(META_COLUMNS)
+    n_meta = len(META_COLUMNS)
+    assert list(df.columns[:n_meta]) == list(META_COLUMNS)
     assert set(df["id"]) == {"nacl", "na3po4", "garbage", "overlap", "kcl"}
     rows = df.set_index("id")
     assert (
@@ -68,13 +69,15 @@ def test_one_row_per_input_and_error_rows(files, tmp_path):
     for bad in ("garbage", "overlap"):
         assert rows.loc[bad, "error"] != ""
         assert rows.loc[bad, "disorder"] == ""
-        assert rows.loc[bad, df.columns[5:]].isna().all()
+        assert rows.loc[bad, df.columns[n_meta:]].isna().all()
+        assert not rows.loc[bad, "rotation_screen"]
+        assert rows.loc[bad, "rotation_screen_reason"] == rows.loc[bad, "error"]
     assert "overlap" in rows.loc["overlap", "error"]
     # no Na: the mobile-ion features are NaN with the reason, the rest is kept
     assert "geometry: no Na in structure" in rows.loc["kcl", "error"]
     assert math.isnan(rows.loc["kcl", "mobile_cn"])
     assert rows.loc["kcl", "vpa"] == pytest.approx(6.29**3 / 8)
-    assert df[df.columns[5:]].dtypes.map(lambda t: t == np.float64).all()
+    assert df[df.columns[n_meta:]].dtypes.map(lambda t: t == np.float64).all()
 
 
 def test_too_many_sites_is_an_error_row(files, tmp_path):
@@ -156,6 +159,44 @@ def test_featurizer_selection_and_bad_options(nacl):
         featurize_structures({"a": nacl}, featurizers=["bogus"], use_cache=False)
     with pytest.raises(ValueError, match="disorder strategy"):
         featurize_structures({"a": nacl}, disorder="random", use_cache=False)
+
+
+def test_rotation_screen_columns(nacl, na3po4, tmp_path):
+    perovskite = Structure(
+        Lattice.cubic(3.95),
+        ["Na", "Nb", "O", "O", "O"],
+        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
+    )
+    structures = {"na3po4": na3po4, "nacl": nacl, "nanbo3": perovskite}
+    df = featurize_structures(structures, featurizers=["structural"], use_cache=False,
+                              progress=False)
+    assert df["rotation_screen"].dtype == bool
+    rows = df.set_index("id")
+    assert rows.loc["na3po4", "rotation_screen"]
+    assert rows.loc["na3po4", "rotation_screen_reason"] == ""
+    assert not rows.loc["nacl", "rotation_screen"]
+    assert rows.loc["nacl", "rotation_screen_reason"] == "no polyanions"
+    assert rows.loc["nanbo3", "rotation_screen_reason"] == "framework is corner-sharing"
+    assert rows.loc["nanbo3", "connectivity"] == "corner"
+    # the CSV round trip keeps the column a bool
+    back = pd.read_csv(write_table(df, tmp_path / "t.csv"), keep_default_na=False)
+    assert back["rotation_screen"].tolist() == [True, False, False]
+
+
+def test_a_failing_rotation_screen_is_a_reason_not_a_row_error(na3po4, monkeypatch):
+    import mlkit.structures
+
+    def broken(*args, **kwargs):
+        raise ValueError("screen exploded\nsecond line")
+
+    monkeypatch.setattr(mlkit.structures, "rotation_screen", broken)
+    df = featurize_structures({"a": na3po4}, featurizers=["structural"], use_cache=False,
+                              progress=False)
+    row = df.iloc[0]
+    assert not row["rotation_screen"]
+    assert row["rotation_screen_reason"] == "rotation screen failed: screen exploded second line"
+    assert row["error"] == "" and row["connectivity"] == "isolated"
+    assert row["vpa"] == pytest.approx(7.0**3 / 8)
 
 
 def test_write_table_csv_and_parquet(nacl, tmp_path):

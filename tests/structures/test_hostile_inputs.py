@@ -8,7 +8,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from mlkit.errors import MlkitError, StructureError
-from mlkit.features import featurize_paths
+from mlkit.features import META_COLUMNS, featurize_paths
 from mlkit.structures import read_structure, site_count_lower_bound
 
 CIF_HEAD = """data_x
@@ -106,7 +106,8 @@ def test_time_limit_per_structure_gives_an_error_row(tmp_path, monkeypatch):
     assert time.perf_counter() - t0 < 20
     assert table.loc[0, "error"] == ""
     assert table.loc[1, "error"] == "time limit of 1 s per structure exceeded"
-    assert table.iloc[1, 5:].isna().all()
+    assert table.iloc[1, len(META_COLUMNS):].isna().all()
+    assert table.loc[1, "rotation_screen_reason"] == table.loc[1, "error"]
     # the timed-out row was not cached: without the slow path it is computed on a rerun
     monkeypatch.setattr(structural.StructuralFeaturizer, "featurize", original)
     again = featurize_paths([good, slow], use_cache=True, cache_dir=tmp_path / "cache",
