@@ -145,6 +145,11 @@ class AnalysisSettings:
         MSD over the last ``stability_fraction`` of the run exceeds this (1 A^2 there).
     stability_fraction : float
         0.2 (the last 20 % of the run).
+    rotor_species : tuple of str, optional
+        Rotor species to analyse ("PS4", or a centre element "P"); None = every
+        tetrahedral/octahedral polyanion and cluster. Read by :mod:`mlkit.labels.md` when it
+        finds the rotors of a stored run (:func:`mlkit.structures.find_rotors`); the kernels
+        here take the rotors as arguments.
     spectrum_max_freq_THz : float
         Upper limit for the spectral overlap (8 THz).
     spectrum_max_lag_ps : float
@@ -175,10 +180,14 @@ class AnalysisSettings:
     diffusivity_fit: str = "ols"
     stability_msd_A2: float | None = None
     stability_fraction: float = 0.2
+    rotor_species: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        if self.framework_species is not None and not isinstance(self.framework_species, tuple):
-            object.__setattr__(self, "framework_species", tuple(self.framework_species))
+        for name in ("framework_species", "rotor_species"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple([value] if isinstance(value, str)
+                                                     else value))
         if self.diffusivity_fit not in ("ols", "zero_intercept"):
             raise MlkitError(f"diffusivity_fit must be 'ols' or 'zero_intercept', "
                              f"got {self.diffusivity_fit!r}")

@@ -57,13 +57,30 @@ _ANALYSIS_OPTIONS = {
     "--fit-end-fraction": ("fit_end_fraction", float,
                            "end of the MSD/C(t) fit window, fraction of the run (0.5)"),
     "--n-blocks": ("n_blocks", int, "blocks for the error of D (5)"),
+    "--reference-time-ps": ("reference_time_ps", float,
+                            "time at which the criteria are evaluated (paper: 60 ps)"),
+    "--confidence": ("confidence", float, "two-sided level of the intervals (0.95)"),
+    "--hop-a-A": ("hop_a_A", float,
+                  "hop distance a (default: the mobile-ion site spacing of the structure)"),
+    "--phi-axis": ("orientation_phi_axis", str,
+                   "azimuth reference of rho(theta, phi): x, or y (the paper's convention)"),
 }
+
+
+def _species_list(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
 def add_analysis_options(p: argparse.ArgumentParser) -> None:
     """Analysis thresholds and windows (unset: the defaults of AnalysisSettings)."""
     for flag, (dest, kind, text) in _ANALYSIS_OPTIONS.items():
         p.add_argument(flag, dest=dest, type=kind, default=None, help=text)
+    p.add_argument("--analysis-preset", choices=("rotation-paper", "phonon-paper"),
+                   default="rotation-paper",
+                   help="named analysis settings (options above override its values)")
+    p.add_argument("--rotor-species", type=_species_list, default=None,
+                   help="comma-separated rotor species to analyse, e.g. PS4 or P2S6,PS4 "
+                        "(default: every tetrahedral/octahedral polyanion and cluster)")
 
 
 def analysis_settings_from_args(args: argparse.Namespace):
@@ -71,7 +88,9 @@ def analysis_settings_from_args(args: argparse.Namespace):
     from mlkit.analysis import AnalysisSettings
 
     given = {dest: getattr(args, dest) for dest, _, _ in _ANALYSIS_OPTIONS.values()}
-    return AnalysisSettings().replace(**{k: v for k, v in given.items() if v is not None})
+    given["rotor_species"] = getattr(args, "rotor_species", None)
+    preset = getattr(args, "analysis_preset", "rotation-paper")
+    return AnalysisSettings.preset(preset, **{k: v for k, v in given.items() if v is not None})
 
 
 def settings_from_args(args: argparse.Namespace):

@@ -240,13 +240,33 @@ def _provenance_row(meta: Mapping[str, Any], run_dir: Path, status: str, error: 
     }
 
 
-def rotors_from_structure(structure, mobile_ion: str = "Na") -> tuple[list[int], list[list[int]]]:
-    """Rotor centres and ligand indices from :func:`mlkit.structures.find_polyanions`."""
-    from mlkit.structures import find_polyanions
+def rotor_groups(structure, mobile_ion: str = "Na", species: Sequence[str] | None = None,
+                 ) -> tuple[list[list[int]], list[list[int]], list[str]]:
+    """Rotor centres, ligands and labels from :func:`mlkit.structures.find_rotors`.
 
-    polyanions = find_polyanions(structure, mobile_ion=mobile_ion)
-    centers = [p.center_index for p in polyanions]
-    ligands = [list(p.ligand_indices) for p in polyanions]
+    The paper's rotors by default (tetrahedral and octahedral polyanion centres; bonded
+    centres as one group such as P2S6 or B10H10); ``species`` selects by label or centre
+    element (e.g. ``["PS4"]``).
+
+    Returns
+    -------
+    centers : list of list of int
+        Centre atom(s) of each rotor.
+    ligands : list of list of int
+    labels : list of str
+    """
+    from mlkit.structures import find_rotors
+
+    rotors = find_rotors(structure, mobile_ion=mobile_ion, species=species)
+    return ([list(r.center_indices) for r in rotors], [list(r.ligand_indices) for r in rotors],
+            [r.label for r in rotors])
+
+
+def rotors_from_structure(structure, mobile_ion: str = "Na",
+                          species: Sequence[str] | None = None,
+                          ) -> tuple[list[list[int]], list[list[int]]]:
+    """Rotor centres and ligands (:func:`rotor_groups` without the labels)."""
+    centers, ligands, _ = rotor_groups(structure, mobile_ion, species)
     return centers, ligands
 
 
@@ -342,15 +362,17 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
         row.update(status="error", error=f"{run_dir}: only {n} frames stored (< {min_frames})")
         return row
     try:
-        from mlkit.analysis import analyze_trajectory
+        from mlkit.analysis import AnalysisSettings, analyze_trajectory
 
+        settings = (analysis_settings or AnalysisSettings()).replace(**analysis_kwargs)
         mobile_ion = meta.get("mobile_ion", "Na")
-        centers, ligands = rotors_from_structure(store.read_initial(), mobile_ion)
+        centers, ligands, rotor_labels = rotor_groups(store.read_initial(), mobile_ion,
+                                                      settings.rotor_species)
         labels = analyze_trajectory(
             traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
             float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
             mobile_ion=mobile_ion, velocities_A_fs=traj["velocities_A_fs"],
-            settings=analysis_settings, **analysis_kwargs,
+            rotor_labels=rotor_labels, settings=settings,
         )
     except (MlkitError, ValueError, RuntimeError) as exc:
         row.update(status="error", error=f"{run_dir}: analysis failed: {one_line(exc)}")

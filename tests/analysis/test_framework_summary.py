@@ -154,7 +154,8 @@ def test_analyze_trajectory_row_contents_and_units(synth, tmp_path):
     assert np.isfinite(row["libration_center_THz"])
     paths = plot_trajectory_curves(curves, tmp_path, prefix="synthetic")
     assert {p.name for p in paths} == {"synthetic_msd.png", "synthetic_c_t.png",
-                                       "synthetic_rho.png", "synthetic_spectra.png"}
+                                       "synthetic_rho.png", "synthetic_spectra.png",
+                                       "synthetic_rho_per_rotor.png"}
     for p in paths:
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
 
