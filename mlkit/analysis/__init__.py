@@ -9,7 +9,7 @@ which turns one trajectory into one label row. See docs/analysis.md.
 from __future__ import annotations
 
 from mlkit.analysis.arrhenius import ArrheniusFit, arrhenius_summary, fit_arrhenius
-from mlkit.analysis.constraints import constraint_contributions
+from mlkit.analysis.constraints import constraint_contributions, contribution_intervals
 from mlkit.analysis.coupling import CouplingResult, cation_anion_coupling
 from mlkit.analysis.diffusion import (
     DEFAULT_CHARGES_E,
@@ -62,6 +62,7 @@ __all__ = [
     "cation_anion_coupling",
     "category",
     "constraint_contributions",
+    "contribution_intervals",
     "center_ligand_vectors",
     "default_charge",
     "diffusivity_block_average",

@@ -111,3 +111,73 @@ def constraint_contributions(
     out["sigma_floor_mS_cm"] = float(floor) if floor is not None else float("nan")
     out["ratios_determined"] = not any(floored.values()) and total != 0
     return out
+
+
+def contribution_intervals(
+    diffusivity_by_mode: Mapping[str, tuple[float, float, float]],
+    *,
+    floor_by_mode: Mapping[str, float] | None = None,
+    confidence: float = 0.95,
+    n_samples: int = 4000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Delta_mode and r_mode with intervals, from each mode's D and its interval.
+
+    The four runs share structure, temperature and carrier density, so sigma is
+    proportional to D and the Deltas are log10 ratios of diffusivities. Each mode's
+    log10 D is sampled from a normal distribution whose spread matches its interval
+    (``(value, low, high)`` at ``confidence``, half-widths in log10 averaged; a low end
+    <= 0 uses the high side only); a D below its floor (``floor_by_mode``, e.g. the run's
+    :func:`mlkit.analysis.reference.diffusivity_floor_cm2_s`) is replaced by the floor and
+    the Deltas it enters are flagged as bounds, as in :func:`constraint_contributions`.
+
+    Returns
+    -------
+    dict
+        ``delta_<m>``, ``delta_<m>_low``, ``delta_<m>_high``, ``r_<m>``, ``r_<m>_low``,
+        ``r_<m>_high`` for m in rot, trs, vib, plus ``status_<m>`` and ``floored``.
+    """
+    import numpy as np
+    from scipy.stats import norm
+
+    d = {str(k).lower(): tuple(float(x) for x in v) for k, v in diffusivity_by_mode.items()}
+    missing = [m for m in MODES if m not in d]
+    if missing:
+        raise ValueError(f"diffusivity_by_mode needs keys {', '.join(MODES)}; missing {missing}")
+    floors = {str(k).lower(): float(v) for k, v in (floor_by_mode or {}).items()}
+    z = float(norm.ppf(0.5 + confidence / 2.0))
+    rng = np.random.default_rng(seed)
+    samples, floored = {}, {}
+    for m in MODES:
+        value, low, high = d[m]
+        floor = floors.get(m, 0.0)
+        floored[m] = not (math.isfinite(value) and value > max(floor, 0.0))
+        centre = max(value, floor) if floored[m] else value
+        if not centre > 0:
+            raise ValueError(f"mode {m}: D = {value} and no positive floor")
+        widths = [np.log10(high / centre)] if high > 0 else []
+        if low > 0:
+            widths.append(np.log10(centre / low))
+        sd = float(np.mean(widths)) / z if widths and not floored[m] else 0.0
+        samples[m] = np.log10(centre) + sd * rng.standard_normal(n_samples)
+    q = [50 * (1 - confidence), 50 * (1 + confidence)]
+    out: dict[str, Any] = {"floored": floored}
+    deltas = {}
+    for name, a, b in _DELTAS:
+        deltas[name] = samples[a] - samples[b]
+        point = float(np.median(deltas[name]))
+        lo, hi = np.percentile(deltas[name], q)
+        out.update({f"delta_{name}": point, f"delta_{name}_low": float(lo),
+                    f"delta_{name}_high": float(hi)})
+        out[f"status_{name}"] = ("undetermined" if floored[a] and floored[b] else
+                                 "lower_bound" if floored[b] else
+                                 "upper_bound" if floored[a] else "measured")
+    total = sum(deltas.values())
+    for name in deltas:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = deltas[name] / total
+        r = r[np.isfinite(r)]
+        lo, hi = np.percentile(r, q) if len(r) else (float("nan"), float("nan"))
+        out.update({f"r_{name}": float(np.median(r)) if len(r) else float("nan"),
+                    f"r_{name}_low": float(lo), f"r_{name}_high": float(hi)})
+    return out

@@ -59,3 +59,22 @@ def test_bad_input_one_line_errors():
         constraint_contributions({"uc": 1, "rc": 1, "rtc": 1, "rtvc": 0})
     assert math.isnan(constraint_contributions(
         {"uc": 1, "rc": 1, "rtc": 1, "rtvc": 1})["r_rot"])
+
+
+def test_contribution_intervals_cover_the_exact_deltas():
+    from mlkit.analysis.constraints import contribution_intervals
+
+    # D halves twice and falls 10x: Delta_rot = 0.301, Delta_trs = 0.301, Delta_vib = 1
+    d = {"uc": (4e-5, 3e-5, 5.3e-5), "rc": (2e-5, 1.5e-5, 2.7e-5),
+         "rtc": (1e-5, 0.75e-5, 1.33e-5), "rtvc": (1e-6, 0.75e-6, 1.33e-6)}
+    out = contribution_intervals(d)
+    for name, want in (("rot", 0.301), ("trs", 0.301), ("vib", 1.0)):
+        assert out[f"delta_{name}_low"] < want < out[f"delta_{name}_high"]
+        assert out[f"delta_{name}"] == pytest.approx(want, abs=0.02)
+        assert out[f"status_{name}"] == "measured"
+    assert out["r_vib"] == pytest.approx(1.0 / 1.602, abs=0.03)
+    # RTVC below its floor: the floor is used and Delta_vib becomes a lower bound
+    d["rtvc"] = (1e-9, 0.0, 4e-9)
+    out = contribution_intervals(d, floor_by_mode={"rtvc": 1e-7})
+    assert out["floored"]["rtvc"] and out["status_vib"] == "lower_bound"
+    assert out["delta_vib"] == pytest.approx(2.0, abs=0.05)
