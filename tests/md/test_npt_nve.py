@@ -273,3 +273,20 @@ def test_presets():
                                          "rotation-paper"):
         MDSettings.preset("x")
 
+
+def test_cli_preset(capsys):
+    import argparse
+
+    from mlkit.cli.md import add_run_options, settings_from_args
+
+    p = argparse.ArgumentParser()
+    add_run_options(p)
+    assert settings_from_args(p.parse_args(["x.cif"])) == MDSettings()
+    s = settings_from_args(p.parse_args(["x.cif", "--preset", "phonon-paper"]))
+    assert s == MDSettings.preset("phonon-paper")
+    s = settings_from_args(p.parse_args(["x.cif", "--preset", "phonon-paper", "--time-ps", "3",
+                                         "--seed", "5"]))
+    assert (s.time_ps, s.seed, s.timestep_fs, s.ensemble) == (3.0, 5, 1.5, "nvt-langevin")
+    with pytest.raises(SystemExit):
+        p.parse_args(["x.cif", "--preset", "nope"])
+    assert "--preset: invalid choice: 'nope'" in capsys.readouterr().err
