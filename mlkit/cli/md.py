@@ -15,30 +15,44 @@ def _temperature(value: str) -> float | str:
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
-    """MD options shared by ``mlkit md run`` and ``mlkit label md``."""
+    """MD options shared by ``mlkit md run`` and ``mlkit label md``.
+
+    Options left unset take the value of ``--preset`` (if given), else the
+    :class:`~mlkit.md.MDSettings` default shown in the help.
+    """
+    from mlkit.md.settings import PRESETS
+
     p.add_argument("structures", nargs="+", help="structure files, directories or globs")
-    p.add_argument("--temperature-K", type=_temperature, default="auto",
-                   help="K, or 'auto' (800 K halides F/Cl/Br/I, 1300 K O/S/Se/Te)")
-    p.add_argument("--time-ps", type=float, default=60.0, help="production length (ps)")
-    p.add_argument("--timestep-fs", type=float, default=2.0)
-    p.add_argument("--equilibration-ps", type=float, default=2.0)
-    p.add_argument("--ensemble", choices=("nvt-nose-hoover", "nvt-langevin"),
-                   default="nvt-nose-hoover")
-    p.add_argument("--supercell-min-length-A", type=float, default=8.0,
-                   help="every perpendicular cell width >= this (A)")
-    p.add_argument("--potential", default="chgnet")
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="a paper's MD protocol (phonon-paper: NVT Langevin 800 K, 1.5 fs, "
+                        "15 + 60 ps; rotation-paper: NVT Nose-Hoover, 2 fs, 60 ps, T auto, "
+                        "supercell >= 8 A); options given explicitly override it")
+    p.add_argument("--temperature-K", type=_temperature, default=None,
+                   help="K, or 'auto' (800 K halides F/Cl/Br/I, 1300 K O/S/Se/Te; default)")
+    p.add_argument("--time-ps", type=float, default=None,
+                   help="production length (ps; default 60)")
+    p.add_argument("--timestep-fs", type=float, default=None, help="default 2")
+    p.add_argument("--equilibration-ps", type=float, default=None, help="default 2")
+    p.add_argument("--ensemble", choices=("nvt-nose-hoover", "nvt-langevin"), default=None,
+                   help="default nvt-nose-hoover")
+    p.add_argument("--supercell-min-length-A", type=float, default=None,
+                   help="every perpendicular cell width >= this (A; default 8)")
+    p.add_argument("--potential", default=None, help="default chgnet")
     p.add_argument("--model-path", default=None, help="local weights (MACE, MatterSim, ORB)")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default=None,
+                   help="default auto")
     p.add_argument("--threads", type=int, default=None, help="torch threads per run")
-    p.add_argument("--dtype", choices=("float32", "float64"), default="float32")
-    p.add_argument("--mobile-ion", default="Na")
-    p.add_argument("--constraint", choices=("none", "rc", "rtc", "rtvc"), default="none",
+    p.add_argument("--dtype", choices=("float32", "float64"), default=None,
+                   help="default float32")
+    p.add_argument("--mobile-ion", default=None, help="default Na")
+    p.add_argument("--constraint", choices=("none", "rc", "rtc", "rtvc"), default=None,
                    help="constrained-anion MD: freeze polyanion rotation (rc), rotation + "
-                        "translation (rtc) or all polyanion atoms (rtvc)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=5, help="store a frame every N steps")
-    p.add_argument("--checkpoint-every", type=int, default=50,
-                   help="checkpoint every N stored frames")
+                        "translation (rtc) or all polyanion atoms (rtvc); default none")
+    p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--save-every", type=int, default=None,
+                   help="store a frame every N steps (default 5)")
+    p.add_argument("--checkpoint-every", type=int, default=None,
+                   help="checkpoint every N stored frames (default 50)")
     p.add_argument("--jobs", type=int, default=1, help="local worker processes")
     p.add_argument("--dask-address", default=None, help="Dask scheduler address")
     p.add_argument("--no-progress", action="store_true")
@@ -93,17 +107,21 @@ def analysis_settings_from_args(args: argparse.Namespace):
     return AnalysisSettings.preset(preset, **{k: v for k, v in given.items() if v is not None})
 
 
+#: MDSettings fields set from the command line (argparse dest == field name)
+_SETTINGS_OPTIONS = (
+    "temperature_K", "time_ps", "timestep_fs", "equilibration_ps", "ensemble",
+    "supercell_min_length_A", "potential", "device", "threads", "dtype", "model_path",
+    "mobile_ion", "seed", "save_every", "checkpoint_every", "constraint",
+)
+
+
 def settings_from_args(args: argparse.Namespace):
+    """The :class:`~mlkit.md.MDSettings` of the command line (``--preset`` + given options)."""
     from mlkit.md import MDSettings
 
-    return MDSettings(
-        temperature_K=args.temperature_K, time_ps=args.time_ps, timestep_fs=args.timestep_fs,
-        equilibration_ps=args.equilibration_ps, ensemble=args.ensemble,
-        supercell_min_length_A=args.supercell_min_length_A, potential=args.potential,
-        device=args.device, threads=args.threads, dtype=args.dtype, model_path=args.model_path,
-        mobile_ion=args.mobile_ion, seed=args.seed, save_every=args.save_every,
-        checkpoint_every=args.checkpoint_every, constraint=args.constraint,
-    )
+    given = {k: getattr(args, k) for k in _SETTINGS_OPTIONS if getattr(args, k) is not None}
+    preset = getattr(args, "preset", None)
+    return MDSettings.preset(preset, **given) if preset else MDSettings(**given)
 
 
 def add_parser(subparsers) -> None:

@@ -3,6 +3,7 @@
 Each is a small callable with one job: :class:`BlowUpGuard` stops unphysical dynamics,
 :class:`FrameWriter` buffers production frames, :class:`Checkpointer` flushes them and
 saves the dynamical state, :class:`ProgressBar` advances a tqdm bar.
+:func:`pressure_GPa` reads the pressure the calculator has already computed.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from mlkit.errors import MlkitError
+from mlkit.md.dynamics import conserved_energy_eV
 from mlkit.md.store import TrajectoryStore
 
 __all__ = [
@@ -22,6 +24,8 @@ __all__ = [
     "MDBlowUpError",
     "ProgressBar",
     "closest_pair",
+    "pressure_GPa",
+    "take_pin_angle_deg",
 ]
 
 
@@ -29,6 +33,36 @@ class MDBlowUpError(MlkitError):
     """The dynamics became unphysical (NaN, atoms too close, temperature runaway)."""
 
 
+def pressure_GPa(atoms) -> float:
+    """Instantaneous pressure (GPa) including the kinetic (ideal-gas) term, or NaN.
+
+    ``-trace(atoms.get_stress(include_ideal_gas=True)) / 3``. Never triggers a
+    calculator call: the stress is used only when the calculator computed it with the
+    forces of the current configuration (CHGNet, SevenNet, MACE, EMT and LJ always do;
+    ``calc.results`` holds it), otherwise NaN.
+    """
+    from ase import units
+
+    calc = atoms.calc
+    results = getattr(calc, "results", None)
+    if calc is None or not results or "stress" not in results:
+        return float("nan")
+    try:
+        if calc.check_state(atoms):  # results belong to another configuration
+            return float("nan")
+        stress = atoms.get_stress(voigt=False, include_ideal_gas=True)
+    except Exception:  # noqa: BLE001 - a diagnostic must never stop a run
+        return float("nan")
+    return float(-np.trace(stress) / 3.0 / units.GPa)
+
+
+def take_pin_angle_deg(atoms) -> float | None:
+    """Largest orientation-pin turn (deg) of the constraints of ``atoms`` since the last
+    call (and reset it); ``None`` when no constraint pins (no RC/RTC).
+    """
+    values = [c.pop_max_pin_angle_deg() for c in atoms.constraints
+              if hasattr(c, "pop_max_pin_angle_deg")]
+    return max(values) if values else None
 
 
 def closest_pair(positions_A: np.ndarray, cell_A: np.ndarray,
@@ -111,6 +145,10 @@ class FrameWriter:
     """Observer buffering one frame per call once production has started.
 
     Frames go to the store in blocks (:meth:`flush`), right before each checkpoint.
+    Besides the mandatory fields each frame gets ``pressure_GPa`` (:func:`pressure_GPa`),
+    ``conserved_energy_eV`` (:func:`mlkit.md.dynamics.conserved_energy_eV`) and, for
+    RC/RTC, ``pin_angle_deg`` (largest pin turn over the steps since the previous call;
+    taken on every call, also before production).
     """
 
     def __init__(self, atoms, dyn, store: TrajectoryStore, production_start: int,
@@ -128,20 +166,24 @@ class FrameWriter:
 
     def __call__(self) -> None:
         step = self.dyn.nsteps
+        pin = take_pin_angle_deg(self.atoms)
         if step < self.production_start:
             return
         atoms = self.atoms
-        self.buffer.append(
-            {
-                "step": step,
-                "time_fs": step * self.timestep_fs,
-                "positions_A": atoms.get_positions(),
-                "velocities_A_fs": atoms.get_velocities() * self._v_to_A_fs,
-                "cell_A": atoms.cell.array.copy(),
-                "energy_eV": atoms.get_potential_energy(),
-                "temperature_K": atoms.get_temperature(),
-            }
-        )
+        frame = {
+            "step": step,
+            "time_fs": step * self.timestep_fs,
+            "positions_A": atoms.get_positions(),
+            "velocities_A_fs": atoms.get_velocities() * self._v_to_A_fs,
+            "cell_A": atoms.cell.array.copy(),
+            "energy_eV": atoms.get_potential_energy(),
+            "temperature_K": atoms.get_temperature(),
+            "pressure_GPa": pressure_GPa(atoms),
+            "conserved_energy_eV": conserved_energy_eV(self.dyn, atoms),
+        }
+        if pin is not None:
+            frame["pin_angle_deg"] = pin
+        self.buffer.append(frame)
 
     def discard_from(self, step: int) -> None:
         """Drop buffered frames at ``step`` or later (e.g. the frame of a blow-up)."""

@@ -1,19 +1,22 @@
-"""One MD run: equilibration then production, with observers for the trajectory,
-checkpoints, blow-up detection and progress (ASE ``dyn.attach`` style).
+"""One MD run: [NPT equilibration ->] equilibration then production, with observers for
+the trajectory, checkpoints, blow-up detection and progress (ASE ``dyn.attach`` style).
 
 A run lives in one directory (:class:`mlkit.md.store.TrajectoryStore`). Rerunning
 :meth:`MDRun.run` on the same directory continues from the last checkpoint; a run
 whose status is ``done`` (or ``error``) is not run again, unless a longer
 ``time_ps`` is asked for a ``done`` run: it is then extended from its final checkpoint.
 
+With ``npt_equilibration_ps > 0`` an NPT stage (:mod:`mlkit.md.npt`) runs first; the
+rest of the run uses its mean cell. The stage has its own checkpoints; once it is done
+its end state is the NVT checkpoint at step 0, so a kill at any point resumes.
+
 The parts: :mod:`mlkit.md.settings` (what defines a run), :mod:`mlkit.md.observers`
 (what happens every few steps), :mod:`mlkit.md.dynamics` (the ASE integrator and its
-private state); this module glues them to the store.
+private state), :mod:`mlkit.md.npt` (the NPT stage); this module glues them to the store.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +32,7 @@ from mlkit.md.dynamics import (
     thermalize,
     thermostat_state,
 )
+from mlkit.md.npt import NPT_CLASSES, project_initial_momenta, run_npt_stage
 from mlkit.md.observers import (
     BlowUpGuard,
     Checkpointer,
@@ -60,10 +64,13 @@ __all__ = [
 _RESUME_KEYS = (
     "temperature_K", "timestep_fs", "ensemble", "seed", "save_every", "potential",
     "equilibration_steps", "repeats", "n_atoms", "tdamp_fs", "tchain", "friction_per_fs",
-    "constraint",
+    "constraint", "npt_steps",
 )
+#: NPT-stage settings, compared too when the run has an NPT stage
+_NPT_KEYS = ("pressure_GPa", "npt_integrator", "npt_taut_fs", "npt_taup_fs",
+             "npt_bulk_modulus_GPa")
 #: value assumed for a key missing from an older meta.json
-_RESUME_DEFAULTS = {"constraint": "none"}
+_RESUME_DEFAULTS = {"constraint": "none", "npt_steps": 0}
 #: errors of the dynamics that end a run with status "error" (anything else propagates)
 _RUN_ERRORS = (RuntimeError, ValueError, FloatingPointError)
 
@@ -135,15 +142,21 @@ def _run_meta(settings: MDSettings, temperature_K: float, source: str, supercell
 
     nose_hoover = settings.ensemble == "nvt-nose-hoover"
     n_eq = settings.equilibration_steps
+    thermostats = {"nvt-nose-hoover": "ase.md.nose_hoover_chain.NoseHooverChainNVT",
+                   "nvt-langevin": "ase.md.langevin.Langevin",
+                   "nve": "ase.md.verlet.VelocityVerlet"}
+    npt_fields = ("npt_equilibration_ps", *_NPT_KEYS)
+    settings_dict = {k: v for k, v in settings.to_dict().items()
+                     if k != "temperature_K" and (settings.npt_steps or k not in npt_fields)}
     meta = {
-        **{k: v for k, v in settings.to_dict().items() if k != "temperature_K"},
+        **settings_dict,
         "temperature_K": temperature_K,
         "temperature_rule": "auto" if settings.temperature_K == "auto" else "given",
         "tdamp_fs": settings.nose_hoover_tdamp_fs if nose_hoover else None,
         "friction_per_fs": settings.friction_per_fs
         if settings.ensemble == "nvt-langevin" else None,
-        "thermostat": "ase.md.nose_hoover_chain.NoseHooverChainNVT"
-        if nose_hoover else "ase.md.langevin.Langevin",
+        "thermostat": thermostats[settings.ensemble],
+        "npt_steps": settings.npt_steps,
         "source": str(source),
         "constraint": settings.constraint,
         "formula": supercell.composition.reduced_formula,
@@ -159,8 +172,15 @@ def _run_meta(settings: MDSettings, temperature_K: float, source: str, supercell
         "mlkit_version": __version__,
         **prov,
     }
+    if settings.npt_steps:
+        meta["npt_class"] = NPT_CLASSES[settings.npt_integrator]
     meta["potential"] = prov.get("potential", settings.potential)
     return meta
+
+
+def _npt_meta(npt: dict[str, Any]) -> dict[str, Any]:
+    """The NPT stage outcome for meta.json (npt.json without the per-sample log)."""
+    return {k: v for k, v in npt.items() if k != "log"}
 
 
 def _constraints(settings: MDSettings, supercell, source: str, meta: dict[str, Any]) -> list:
@@ -178,14 +198,40 @@ def _constraints(settings: MDSettings, supercell, source: str, meta: dict[str, A
     meta["constrained_atoms"] = int(sum(len(g) for g in groups))
     meta["constraint_class"] = ", ".join(
         f"{type(c).__module__}.{type(c).__name__}" for c in constraints)
+    if settings.constraint in ("rc", "rtc"):
+        meta["constraint_projection"] = constraints[0].projection
     return constraints
+
+
+def _projection_history(store: TrajectoryStore, meta: dict[str, Any]) -> None:
+    """Record when a run started by the pre-Eckart code continues with the Eckart projection.
+
+    Such a run (its meta.json has no ``constraint_projection``) is resumed, not refused:
+    its checkpointed positions satisfy the pinned orientation, and the first projection
+    puts its momenta on the Eckart tangent space. meta.json then says
+    ``"instantaneous to step N, eckart after"``.
+    """
+    if "constraint_projection" not in meta or not store.exists():
+        return
+    old = store.read_meta().get("constraint_projection", "instantaneous")
+    if old == meta["constraint_projection"]:
+        return
+    if old == "instantaneous":
+        checkpoint = store.load_checkpoint()
+        step = int(checkpoint["step"]) if checkpoint is not None else 0
+        if step > 0:
+            meta["constraint_projection"] = (
+                f"instantaneous to step {step}, {meta['constraint_projection']} after")
+    else:  # already recorded by an earlier resume
+        meta["constraint_projection"] = old
 
 
 def _check_same_run(store: TrajectoryStore, meta: dict[str, Any]) -> None:
     if not store.exists():
         return
     old = store.read_meta()
-    diff = [k for k in _RESUME_KEYS if old.get(k, _RESUME_DEFAULTS.get(k)) != meta.get(k)]
+    keys = _RESUME_KEYS + (_NPT_KEYS if meta.get("npt_steps") else ())
+    diff = [k for k in keys if old.get(k, _RESUME_DEFAULTS.get(k)) != meta.get(k)]
     if diff:
         raise MlkitError(
             f"{store.run_dir}: holds a different run ({', '.join(diff)} differ); "
@@ -254,6 +300,9 @@ class MDRun:
         if checkpoint is None:
             thermalize(atoms, temperature_K, rng)
             return None, 0
+        atoms.set_constraint()
+        if "cell_A" in checkpoint:  # the NPT stage's mean cell, if there was one
+            atoms.set_cell(checkpoint["cell_A"], scale_atoms=False)
         atoms.set_positions(checkpoint["positions_A"])
         atoms.set_momenta(checkpoint["momenta"])
         rng.bit_generator.state = checkpoint["rng_state"]
@@ -283,7 +332,11 @@ class MDRun:
         meta = _run_meta(settings, temperature_K, source, supercell, repeats, prov)
         constraints = _constraints(settings, supercell, source, meta)
         _check_same_run(store, meta)
+        _projection_history(store, meta)
         store.cleanup_tmp()
+        npt = store.read_npt_result() if settings.npt_steps else None
+        if npt is not None:
+            meta["npt_result"] = _npt_meta(npt)
         store.write_meta(meta)
         if not store.initial_path.exists():
             store.write_initial(supercell)
@@ -292,16 +345,18 @@ class MDRun:
         atoms.pbc = True
         atoms.calc = calc
         rng = np.random.default_rng(settings.seed)
+        if settings.npt_steps and store.load_checkpoint() is None:
+            failed = self._npt_stage(atoms, settings, temperature_K, rng, constraints, store,
+                                     meta, source)
+            if failed is not None:
+                return failed
         checkpoint, start = self._start_state(atoms, store, temperature_K, rng)
         store.truncate(start if checkpoint is not None else -1)
         dyn = make_dynamics(atoms, settings, temperature_K, rng, constraints)
         if constraints and checkpoint is None:
             # project the Maxwell-Boltzmann momenta onto the constraint, then rescale the
             # remaining degrees of freedom to the target temperature
-            atoms.set_momenta(atoms.get_momenta())
-            t_now = atoms.get_temperature()
-            if t_now > 0:
-                atoms.set_momenta(atoms.get_momenta() * math.sqrt(temperature_K / t_now))
+            project_initial_momenta(atoms, temperature_K)
             sync_integrator_momenta(dyn, atoms)
         if checkpoint is not None:
             restore_thermostat(dyn, checkpoint.get("thermostat", {}))
@@ -309,6 +364,37 @@ class MDRun:
         store.set_status("running")
         return self._integrate(dyn, atoms, rng, store, settings, meta, temperature_K, source,
                                start, fresh=checkpoint is None)
+
+    def _npt_stage(self, atoms, settings: MDSettings, temperature_K: float, rng,
+                   constraints: list, store: TrajectoryStore, meta: dict[str, Any],
+                   source: str) -> MDResult | None:
+        """Run the NPT stage; its end state becomes the NVT checkpoint at step 0.
+
+        Returns an ``error`` :class:`MDResult` when the stage fails, else None.
+        """
+        store.set_status("running")
+        t0 = time.perf_counter()
+        try:
+            npt = run_npt_stage(atoms, settings, temperature_K, rng, constraints, store,
+                                progress=self.progress,
+                                desc=f"{Path(str(source)).stem} {temperature_K:g} K NPT")
+        except MDBlowUpError as exc:
+            return self._fail_early(store, f"NPT stage: {exc}", t0, meta)
+        except _RUN_ERRORS as exc:
+            msg = f"NPT stage: {type(exc).__name__}: {one_line(exc, max_chars=200)}"
+            return self._fail_early(store, msg, t0, meta)
+        meta["npt_result"] = _npt_meta(npt)
+        store.write_meta(meta)
+        store.save_checkpoint({
+            "step": 0, "positions_A": atoms.get_positions(), "momenta": atoms.get_momenta(),
+            "cell_A": atoms.cell.array.copy(), "thermostat": {},
+            "rng_state": rng.bit_generator.state, "time_unix": time.time()})
+        return None
+
+    def _fail_early(self, store: TrajectoryStore, message: str, t0: float,
+                    meta: dict[str, Any]) -> MDResult:
+        store.set_status("error", message)
+        return self._result(store, "error", message, 0, t0, meta)
 
     def _integrate(self, dyn, atoms, rng, store: TrajectoryStore, settings: MDSettings,
                    meta: dict[str, Any], temperature_K: float, source: str, start: int,
@@ -356,7 +442,7 @@ class MDRun:
         if checkpointer.last_step != dyn.nsteps:
             checkpointer()
         store.finalize()
-        store.set_status("done")
+        store.set_status("done", summary=store.summary())
         return self._result(store, "done", "", dyn.nsteps - start, t0, meta)
 
     def _fail(self, store: TrajectoryStore, writer: FrameWriter, message: str, steps_run: int,

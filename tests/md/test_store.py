@@ -69,3 +69,50 @@ def test_status_and_tmp_cleanup(store):
     assert store.cleanup_tmp() == 1
     with pytest.raises(MlkitError, match="not an MD run directory"):
         TrajectoryStore(store.run_dir / "nothing").read_meta()
+
+
+def test_optional_fields_missing_from_old_parts_are_nan_filled(store):
+    """Segments written by the code before the optional fields existed have none: reading
+    a run resumed by newer code NaN-fills them there; consolidation keeps that."""
+    import h5py
+
+    store.append_segment(frames([0, 5]))  # old code: mandatory fields only
+    new = frames([10, 15, 20])
+    new["pressure_GPa"] = np.array([1.0, 2.0, 3.0])
+    new["conserved_energy_eV"] = np.array([-5.0, -5.0, -5.0])
+    store.append_segment(new)
+    out = store.read()
+    np.testing.assert_array_equal(out["pressure_GPa"], [np.nan, np.nan, 1.0, 2.0, 3.0])
+    assert "pin_angle_deg" not in out
+    store.truncate(15)
+    np.testing.assert_array_equal(store.read()["conserved_energy_eV"],
+                                  [np.nan, np.nan, -5.0, -5.0])
+    store.finalize()
+    with h5py.File(store.trajectory_path) as fh:
+        assert "pressure_GPa" in fh and "pin_angle_deg" not in fh
+    out = store.read()
+    np.testing.assert_array_equal(out["pressure_GPa"], [np.nan, np.nan, 1.0, 2.0])
+    summary = store.summary()
+    assert summary["pressure_mean_GPa"] == 1.5 and summary["pressure_std_GPa"] == 0.5
+    assert abs(summary["conserved_energy_drift_meV_atom_ps"]) < 1e-9
+    assert np.isnan(summary["max_pin_angle_deg"])
+
+
+def test_old_trajectory_without_optional_fields(store):
+    """A run consolidated by the old code reads as before; its summary has NaNs."""
+    store.append_segment(frames([0, 5, 10]))
+    store.finalize()
+    out = store.read()
+    assert not {"pressure_GPa", "conserved_energy_eV", "pin_angle_deg"} & set(out)
+    summary = store.summary()
+    assert summary["n_frames"] == 3
+    assert np.isnan(summary["pressure_mean_GPa"])
+    assert np.isnan(summary["conserved_energy_drift_meV_atom_ps"])
+    # extended by the new code: the old frames get NaN, the new ones their values
+    new = frames([15, 20])
+    new["pin_angle_deg"] = np.array([1e-12, 2e-12])
+    store.append_segment(new)
+    store.finalize()
+    np.testing.assert_array_equal(store.read()["pin_angle_deg"],
+                                  [np.nan, np.nan, np.nan, 1e-12, 2e-12])
+    assert store.summary()["max_pin_angle_deg"] == 2e-12
