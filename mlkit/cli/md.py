@@ -48,6 +48,14 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--constraint", choices=("none", "rc", "rtc", "rtvc"), default=None,
                    help="constrained-anion MD: freeze polyanion rotation (rc), rotation + "
                         "translation (rtc) or all polyanion atoms (rtvc); default none")
+    p.add_argument("--npt-equilibration-ps", type=float, default=None,
+                   help="NPT stage before NVT production (ps; default 0: the input cell)")
+    p.add_argument("--pressure-GPa", type=float, default=None,
+                   help="target pressure of the NPT stage (default 0)")
+    p.add_argument("--rotor-species", type=_species_list, default=None,
+                   help="comma-separated rotor species (e.g. PS4): the groups a constraint "
+                        "acts on and the rotors analysed (default: every tetrahedral/"
+                        "octahedral polyanion and cluster)")
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--save-every", type=int, default=None,
                    help="store a frame every N steps (default 5)")
@@ -92,9 +100,10 @@ def add_analysis_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--analysis-preset", choices=("rotation-paper", "phonon-paper"),
                    default="rotation-paper",
                    help="named analysis settings (options above override its values)")
-    p.add_argument("--rotor-species", type=_species_list, default=None,
-                   help="comma-separated rotor species to analyse, e.g. PS4 or P2S6,PS4 "
-                        "(default: every tetrahedral/octahedral polyanion and cluster)")
+    if "--rotor-species" not in p._option_string_actions:  # label md has it from the run
+        p.add_argument("--rotor-species", type=_species_list, default=None,
+                       help="comma-separated rotor species to analyse, e.g. PS4 or P2S6,PS4 "
+                            "(default: every tetrahedral/octahedral polyanion and cluster)")
 
 
 def analysis_settings_from_args(args: argparse.Namespace):
@@ -112,6 +121,7 @@ _SETTINGS_OPTIONS = (
     "temperature_K", "time_ps", "timestep_fs", "equilibration_ps", "ensemble",
     "supercell_min_length_A", "potential", "device", "threads", "dtype", "model_path",
     "mobile_ion", "seed", "save_every", "checkpoint_every", "constraint",
+    "npt_equilibration_ps", "pressure_GPa", "rotor_species",
 )
 
 

@@ -83,11 +83,16 @@ PROJECTIONS = ("eckart", "instantaneous")
 
 
 # ----------------------------------------------------------------------------- groups
-def polyanion_groups(structure, mobile_ion: str = "Na", **criteria: Any) -> list[np.ndarray]:
-    """Atom indices of each polyanion (centre + unique ligands), for the constraints.
+def polyanion_groups(structure, mobile_ion: str = "Na", species=None,
+                     **criteria: Any) -> list[np.ndarray]:
+    """Atom indices of each rotor (centre(s) + ligands), for the constraints.
 
-    Polyanions sharing atoms (e.g. corner-sharing dimers) are merged into one rigid
-    group. A merged group that cannot be unwrapped by the minimum image (it spans the
+    The groups are :func:`mlkit.structures.find_rotors`: the paper's rotors
+    (tetrahedral and octahedral polyanions; bonded centres such as P2S6 or B10H10 as one
+    group); spectator cations (K, Ca, Ba, ...) are never constrained. ``species`` selects
+    rotors by label or centre element (e.g. ``["PS4"]`` in Na11Sn2PS12, as in the
+    constraint paper). Rotors sharing atoms (corner-sharing dimers) are merged into one
+    rigid group. A group that cannot be unwrapped by the minimum image (it spans the
     cell: an extended framework, or a cell too small for the group) raises.
 
     Parameters
@@ -96,8 +101,10 @@ def polyanion_groups(structure, mobile_ion: str = "Na", **criteria: Any) -> list
         The simulated (super)cell; indices refer to it.
     mobile_ion : str
         Never a polyanion centre.
+    species : sequence of str, optional
+        Rotor species to constrain (default: every rotor).
     **criteria
-        Passed to :func:`mlkit.structures.find_polyanions`.
+        Passed to :func:`mlkit.structures.find_rotors`.
 
     Returns
     -------
@@ -106,14 +113,14 @@ def polyanion_groups(structure, mobile_ion: str = "Na", **criteria: Any) -> list
     """
     from pymatgen.core import Structure
 
-    from mlkit.structures import find_polyanions
+    from mlkit.structures import find_rotors
 
     if not isinstance(structure, Structure):
         from pymatgen.io.ase import AseAtomsAdaptor
 
         structure = AseAtomsAdaptor.get_structure(structure)
-    polyanions = find_polyanions(structure, mobile_ion=mobile_ion, **criteria)
-    # union-find over atoms: a ligand repeated with several images is one atom
+    rotors = find_rotors(structure, mobile_ion=mobile_ion, species=species, **criteria)
+    # union-find over atoms: rotors sharing a ligand become one group
     parent: dict[int, int] = {}
 
     def root(i: int) -> int:
@@ -123,28 +130,32 @@ def polyanion_groups(structure, mobile_ion: str = "Na", **criteria: Any) -> list
             i = parent[i]
         return i
 
-    for p in polyanions:
-        members = [p.center_index, *dict.fromkeys(p.ligand_indices)]
-        for j in members:
-            parent[root(j)] = root(p.center_index)
+    for r in rotors:
+        first = r.center_indices[0]
+        for j in r.atom_indices:
+            parent[root(j)] = root(first)
     groups: dict[int, list[int]] = {}
     for i in list(parent):
         groups.setdefault(root(i), []).append(i)
     out = [np.array(sorted(g), dtype=int) for g in groups.values()]
     out.sort(key=lambda g: int(g[0]))
-    # every bond of every polyanion must survive minimum-image unwrapping of its group
+    # every centre-ligand bond must survive minimum-image unwrapping of its group
     cart = structure.cart_coords
     lattice = structure.lattice.matrix
     where = {int(i): k for k, g in enumerate(out) for i in g}
     unwrapped = [_unwrap(cart[g], lattice) for g in out]
-    for p in polyanions:
-        k = where[p.center_index]
+    dist = structure.distance_matrix if len(structure) <= 2000 else None
+    for r in rotors:
+        k = where[r.center_indices[0]]
         pos = {int(i): x for i, x in zip(out[k], unwrapped[k], strict=True)}
-        for lig, d_ref in zip(p.ligand_indices, p.distances_A, strict=True):
-            d = float(np.linalg.norm(pos[int(lig)] - pos[p.center_index]))
-            if abs(d - d_ref) > 0.05:
+        for lig in r.ligand_indices:
+            d_group = min(float(np.linalg.norm(pos[int(lig)] - pos[int(c)]))
+                          for c in r.center_indices)
+            d_mi = min(float(dist[c, lig]) if dist is not None
+                       else structure.get_distance(c, lig) for c in r.center_indices)
+            if abs(d_group - d_mi) > 0.05:
                 raise MlkitError(
-                    f"polyanion at site {p.center_index} ({p.center_species}) is not compact "
+                    f"rotor {r.label} at site {r.center_indices[0]} is not compact "
                     "under the minimum image (extended framework or cell too small); "
                     "anion constraints need isolated polyanions in a larger supercell"
                 )
@@ -437,7 +448,7 @@ class FixGroupRotationTranslation(FixGroupRotation):
 
 
 def make_constraint(kind: str, structure, mobile_ion: str = "Na",
-                    projection: str = "eckart") -> list:
+                    projection: str = "eckart", species=None, **criteria: Any) -> list:
     """ASE constraints for one constraint mode on ``structure`` (the simulated cell).
 
     Parameters
@@ -447,6 +458,10 @@ def make_constraint(kind: str, structure, mobile_ion: str = "Na",
     mobile_ion : str
     projection : {"eckart", "instantaneous"}
         RC/RTC projection (:class:`FixGroupRotation`); the default is the consistent one.
+    species : sequence of str, optional
+        Rotor species constrained (:func:`polyanion_groups`); default every rotor.
+    **criteria
+        Passed to :func:`mlkit.structures.find_rotors` (e.g. ``shapes``).
 
     Returns
     -------
@@ -466,7 +481,7 @@ def make_constraint(kind: str, structure, mobile_ion: str = "Na",
         raise MlkitError(f"unknown constraint {kind!r}; choose {', '.join(CONSTRAINTS)}")
     if kind == "none":
         return []
-    groups = polyanion_groups(structure, mobile_ion=mobile_ion)
+    groups = polyanion_groups(structure, mobile_ion=mobile_ion, species=species, **criteria)
     if not groups:
         formula = getattr(structure, "composition", None)
         name = formula.reduced_formula if formula is not None else "structure"

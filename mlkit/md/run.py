@@ -64,13 +64,13 @@ __all__ = [
 _RESUME_KEYS = (
     "temperature_K", "timestep_fs", "ensemble", "seed", "save_every", "potential",
     "equilibration_steps", "repeats", "n_atoms", "tdamp_fs", "tchain", "friction_per_fs",
-    "constraint", "npt_steps",
+    "constraint", "npt_steps", "rotor_species",
 )
 #: NPT-stage settings, compared too when the run has an NPT stage
 _NPT_KEYS = ("pressure_GPa", "npt_integrator", "npt_taut_fs", "npt_taup_fs",
              "npt_bulk_modulus_GPa")
 #: value assumed for a key missing from an older meta.json
-_RESUME_DEFAULTS = {"constraint": "none", "npt_steps": 0}
+_RESUME_DEFAULTS = {"constraint": "none", "npt_steps": 0, "rotor_species": None}
 #: errors of the dynamics that end a run with status "error" (anything else propagates)
 _RUN_ERRORS = (RuntimeError, ValueError, FloatingPointError)
 
@@ -190,8 +190,9 @@ def _constraints(settings: MDSettings, supercell, source: str, meta: dict[str, A
     from mlkit.md.constraints import make_constraint, polyanion_groups
 
     try:
-        groups = polyanion_groups(supercell, settings.mobile_ion)
-        constraints = make_constraint(settings.constraint, supercell, settings.mobile_ion)
+        groups = polyanion_groups(supercell, settings.mobile_ion, settings.rotor_species)
+        constraints = make_constraint(settings.constraint, supercell, settings.mobile_ion,
+                                      species=settings.rotor_species)
     except MlkitError as exc:
         raise MlkitError(f"{source}: {exc}") from None
     meta["constrained_groups"] = len(groups)

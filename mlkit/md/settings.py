@@ -75,6 +75,9 @@ class MDSettings:
     constraint : {"none", "rc", "rtc", "rtvc"}
         Constrained-anion MD (:mod:`mlkit.md.constraints`): no constraint, polyanion
         rotation frozen, rotation + translation frozen, all polyanion atoms frozen.
+    rotor_species : list of str, optional
+        Rotor species the constraint acts on, by label or centre element (``["PS4"]``);
+        default every rotor of :func:`mlkit.structures.find_rotors`.
     npt_equilibration_ps : float
         NPT stage before the NVT equilibration (0: none). Its cell, averaged over the
         second half of the stage, becomes the cell of the rest of the run (positions
@@ -117,6 +120,7 @@ class MDSettings:
     max_temperature_factor: float = 3.0
     check_every: int | None = None
     constraint: str = "none"
+    rotor_species: list[str] | None = None
     npt_equilibration_ps: float = 0.0
     pressure_GPa: float = 0.0
     npt_integrator: str = "berendsen"
@@ -141,6 +145,13 @@ class MDSettings:
         if name not in PRESETS:
             raise MlkitError(f"unknown MD preset {name!r}; choose {', '.join(PRESETS)}")
         return cls(**{**PRESETS[name], **overrides})
+
+    def __post_init__(self) -> None:
+        # one JSON-stable form (meta.json round trips compare equal on resume)
+        if isinstance(self.rotor_species, str):
+            self.rotor_species = [self.rotor_species]
+        elif self.rotor_species is not None:
+            self.rotor_species = [str(x) for x in self.rotor_species]
 
     def validate(self) -> None:
         """Raise ``ValueError`` (one line) for inconsistent settings."""
