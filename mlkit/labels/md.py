@@ -317,6 +317,7 @@ def pressure_from_frames(run_dir: str | Path, *, n_samples: int = 100, calculato
         pressures.append(-float(np.mean(stress[:3])) / units.GPa)
     p = np.asarray(pressures)
     return {"pressure_GPa": float(p.mean()),
+            "pressure_source": "re-evaluated",
             "pressure_sem_GPa": float(p.std(ddof=1) / np.sqrt(len(p))) if len(p) > 1 else
             float("nan"),
             "pressure_std_GPa": float(p.std(ddof=1)) if len(p) > 1 else float("nan"),
@@ -381,6 +382,12 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
     for key, value in labels.items():
         if key not in row:
             row[key] = value
+    # run diagnostics: pressure, conserved-energy drift, pin angles, NPT stage
+    for key, value in store.summary(traj).items():
+        if key == "n_frames":
+            continue
+        row[key] = json.dumps(value) if isinstance(value, list | dict) else value
+    row["pressure_GPa"] = row.pop("pressure_mean_GPa", float("nan"))
     return row
 
 
