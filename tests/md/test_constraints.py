@@ -475,6 +475,32 @@ def test_constraint_in_provenance_resume_and_labels(runs, cell, chgnet_calc, tmp
         MDRun(cell, run_dir, settings("rtc"), calculator=chgnet_calc, progress=False).run()
 
 
+def test_run_started_by_the_old_code_resumes_with_eckart(runs, cell, chgnet_calc, tmp_path):
+    """An RC directory written before the Eckart change (no constraint_projection in
+    meta.json, no pin_angle_deg frames) is resumed, not refused; meta.json records from
+    which step the Eckart projection took over."""
+    import shutil
+
+    _, _, run_dir = runs["nvt-langevin", "rc"]
+    old = tmp_path / "old_rc"
+    shutil.copytree(run_dir, old)
+    store = TrajectoryStore(old)
+    meta = store.read_meta()
+    assert meta["constraint_projection"] == "eckart"
+    del meta["constraint_projection"]
+    store.write_meta(meta)
+    with h5py.File(store.trajectory_path, "a") as fh:
+        del fh["pin_angle_deg"]
+    store.set_status("running")
+    longer = settings("rc", time_ps=(N_STEPS + 10) * 2e-3)
+    result = MDRun(cell, old, longer, calculator=chgnet_calc, progress=False).run()
+    assert result.status == "done" and result.steps_run == 10
+    assert store.read_meta()["constraint_projection"] == (
+        f"instantaneous to step {N_STEPS}, eckart after")
+    pins = store.read()["pin_angle_deg"]
+    assert np.isnan(pins[:-5]).all() and pins[-5:].max() < 1e-8
+
+
 def test_cli_option(capsys):
     import argparse
 
