@@ -442,7 +442,11 @@ class MDRun:
         if checkpointer.last_step != dyn.nsteps:
             checkpointer()
         store.finalize()
-        store.set_status("done", summary=store.summary())
+        try:
+            summary = store.summary()
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not leave a run "running"
+            summary = {"error": one_line(exc)}
+        store.set_status("done", summary=summary)
         return self._result(store, "done", "", dyn.nsteps - start, t0, meta)
 
     def _fail(self, store: TrajectoryStore, writer: FrameWriter, message: str, steps_run: int,
