@@ -389,6 +389,7 @@ class MDRun:
             "step": 0, "positions_A": atoms.get_positions(), "momenta": atoms.get_momenta(),
             "cell_A": atoms.cell.array.copy(), "thermostat": {},
             "rng_state": rng.bit_generator.state, "time_unix": time.time()})
+        store.npt_checkpoint_path.unlink(missing_ok=True)
         return None
 
     def _fail_early(self, store: TrajectoryStore, message: str, t0: float,
