@@ -122,7 +122,7 @@ def run_npt_stage(atoms, settings: MDSettings, temperature_K: float, rng: np.ran
 
     On return ``atoms`` is at the mean cell with the end-of-stage positions (scaled) and
     momenta and no constraints attached; ``npt.json`` is written (its content is
-    returned) and the NPT checkpoint removed. Blow-ups raise
+    returned). The caller saves the NVT checkpoint, then removes the NPT one. Blow-ups raise
     :class:`~mlkit.md.observers.MDBlowUpError`, calculator errors propagate.
     """
     from tqdm.auto import tqdm

@@ -390,6 +390,7 @@ class MDRun:
             "step": 0, "positions_A": atoms.get_positions(), "momenta": atoms.get_momenta(),
             "cell_A": atoms.cell.array.copy(), "thermostat": {},
             "rng_state": rng.bit_generator.state, "time_unix": time.time()})
+        store.npt_checkpoint_path.unlink(missing_ok=True)
         return None
 
     def _fail_early(self, store: TrajectoryStore, message: str, t0: float,
@@ -443,7 +444,11 @@ class MDRun:
         if checkpointer.last_step != dyn.nsteps:
             checkpointer()
         store.finalize()
-        store.set_status("done", summary=store.summary())
+        try:
+            summary = store.summary()
+        except Exception as exc:  # noqa: BLE001 - a diagnostic must not leave a run "running"
+            summary = {"error": one_line(exc)}
+        store.set_status("done", summary=summary)
         return self._result(store, "done", "", dyn.nsteps - start, t0, meta)
 
     def _fail(self, store: TrajectoryStore, writer: FrameWriter, message: str, steps_run: int,

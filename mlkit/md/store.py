@@ -253,10 +253,13 @@ class TrajectoryStore:
         return pickle.loads(self.npt_checkpoint_path.read_bytes())
 
     def write_npt_result(self, result: dict[str, Any]) -> None:
-        """Store the outcome of the NPT stage (npt.json) and drop its checkpoint."""
+        """Store the outcome of the NPT stage (npt.json).
+
+        Its checkpoint is removed by the caller once the NVT checkpoint at step 0 exists
+        (a kill in between resumes the stage from its last checkpoint).
+        """
         self.run_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(self.npt_path, json.dumps(result, indent=1).encode())
-        self.npt_checkpoint_path.unlink(missing_ok=True)
 
     def read_npt_result(self) -> dict[str, Any] | None:
         """The NPT stage outcome (npt.json), or None when the run had none (yet)."""

@@ -477,6 +477,62 @@ def test_constraint_in_provenance_resume_and_labels(runs, cell, chgnet_calc, tmp
         MDRun(cell, run_dir, settings("rtc"), calculator=chgnet_calc, progress=False).run()
 
 
+def test_run_started_by_the_old_code_resumes_with_eckart(runs, cell, chgnet_calc, tmp_path):
+    """An RC directory written before the Eckart change (no constraint_projection in
+    meta.json, no pin_angle_deg frames) is resumed, not refused; meta.json records from
+    which step the Eckart projection took over."""
+    import shutil
+
+    _, _, run_dir = runs["nvt-langevin", "rc"]
+    old = tmp_path / "old_rc"
+    shutil.copytree(run_dir, old)
+    store = TrajectoryStore(old)
+    meta = store.read_meta()
+    assert meta["constraint_projection"] == "eckart"
+    del meta["constraint_projection"]
+    store.write_meta(meta)
+    with h5py.File(store.trajectory_path, "a") as fh:
+        del fh["pin_angle_deg"]
+    store.set_status("running")
+    longer = settings("rc", time_ps=(N_STEPS + 10) * 2e-3)
+    result = MDRun(cell, old, longer, calculator=chgnet_calc, progress=False).run()
+    assert result.status == "done" and result.steps_run == 10
+    assert store.read_meta()["constraint_projection"] == (
+        f"instantaneous to step {N_STEPS}, eckart after")
+    pins = store.read()["pin_angle_deg"]
+    assert np.isnan(pins[:-5]).all() and pins[-5:].max() < 1e-8
+
+
+@pytest.mark.parametrize("integrator", ["berendsen", "berendsen-inhomogeneous"])
+def test_constrained_run_with_npt_stage(cell, chgnet_calc, tmp_path, integrator):
+    """RC through an NPT stage (10 steps at 0 GPa) and 10 NVT steps: the groups stay
+    pinned. Isotropic scaling keeps the Eckart condition (pin turns ~1e-13 deg); the
+    anisotropic one needs the pin after each scaling, which stays small."""
+    s = settings("rc", time_ps=0.02, npt_equilibration_ps=0.02, npt_integrator=integrator)
+    result = MDRun(cell, tmp_path / integrator, s, calculator=chgnet_calc,
+                   progress=False).run()
+    assert result.status == "done", result.message
+    store = TrajectoryStore(tmp_path / integrator)
+    npt = store.read_meta()["npt_result"]
+    traj = store.read()
+    print(integrator, npt["volume_change_percent"], npt["max_pin_angle_deg"],
+          npt["rescale_pin_angle_deg"], traj["pin_angle_deg"].max())
+    if integrator == "berendsen":
+        assert npt["max_pin_angle_deg"] < 1e-8 and npt["rescale_pin_angle_deg"] < 1e-8
+    else:
+        assert 0 < npt["max_pin_angle_deg"] < 1.0
+    assert traj["pin_angle_deg"].max() < 1e-8
+    # every frame's best-fit orientation is the initial structure's (the Eckart reference)
+    initial = store.read_initial()
+    m = np.array([site.specie.atomic_mass for site in initial], dtype=float)
+    for g in polyanion_groups(cell):
+        r0 = _unwrap(initial.cart_coords[g], initial.lattice.matrix)
+        x_ref = r0 - m[g] @ r0 / m[g].sum()
+        for f in (0, -1):
+            r = _unwrap(traj["positions_A"][f][g], traj["cell_A"][f])
+            assert kabsch_angle_deg(x_ref, r - m[g] @ r / m[g].sum(), m[g]) < 1e-8
+
+
 def test_cli_option(capsys):
     import argparse
 
