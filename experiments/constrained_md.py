@@ -32,11 +32,12 @@ TAG = f"{MP_ID}_{NAME}_conventional"
 MODES = ("rc", "rtc", "rtvc")
 
 
-def _settings(constraint: str, time_ps: float, threads: int):
+def _settings(constraint: str, time_ps: float, threads: int, equilibration_ps: float):
     from mlkit.md import MDSettings
 
     return MDSettings(
-        temperature_K=TEMPERATURE_K, time_ps=time_ps, timestep_fs=2.0, equilibration_ps=2.0,
+        temperature_K=TEMPERATURE_K, time_ps=time_ps, timestep_fs=2.0,
+        equilibration_ps=equilibration_ps,
         ensemble="nvt-nose-hoover", supercell_min_length_A=0.0, potential="chgnet",
         threads=threads, seed=0, save_every=5, checkpoint_every=20, constraint=constraint)
 
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> None:
                  + "\n")
     structure = read_structure(DATA / f"{MP_ID}_POSCAR-unitcell.vasp")
     for mode in args.modes:
-        settings = _settings(mode, args.time_ps, args.threads)
+        settings = _settings(mode, args.time_ps, args.threads, args.equilibration_ps)
         run_dir = run_dir_for(TRAJ, TAG, TEMPERATURE_K, mode)
         t0 = time.time()
         result = MDRun(structure, run_dir, settings, source=f"{MP_ID}_{NAME}",
@@ -176,11 +177,12 @@ def main() -> None:
     sub = parser.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("run")
     p.add_argument("--time-ps", type=float, default=20.0)
+    p.add_argument("--equilibration-ps", type=float, default=2.0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     p.set_defaults(func=run)
     a = sub.add_parser("analyze")
-    a.add_argument("--cut-ps", type=float, default=20.0)
+    a.add_argument("--cut-ps", type=float, default=10.0)
     a.set_defaults(func=analyze)
     args = parser.parse_args()
     args.func(args)

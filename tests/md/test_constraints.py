@@ -602,3 +602,29 @@ def test_constrained_run_interrupted_and_resumed_matches(runs, cell, chgnet_calc
     got = store.read()
     np.testing.assert_array_equal(ref["step"], got["step"])
     np.testing.assert_allclose(ref["positions_A"], got["positions_A"], atol=1e-5)
+
+
+def test_constrained_nose_hoover_calls_the_calculator_once_per_step(cell):
+    """Re-applying constraints to unchanged positions must not trigger a new force call."""
+    from ase import units
+    from ase.calculators.lj import LennardJones
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from mlkit.md.dynamics import constrained_nose_hoover
+
+    atoms = AseAtomsAdaptor.get_atoms(cell)
+    atoms.set_constraint(make_constraint("rc", cell))
+    calls = {"n": 0}
+
+    class Counting(LennardJones):
+        def calculate(self, *args, **kwargs):
+            calls["n"] += 1
+            super().calculate(*args, **kwargs)
+
+    atoms.calc = Counting(sigma=1.5, epsilon=0.01, rc=4.0)
+    dyn = constrained_nose_hoover(atoms, timestep=1.0 * units.fs, temperature_K=300,
+                                  tdamp=100 * units.fs)
+    dyn.run(1)
+    calls["n"] = 0
+    dyn.run(20)
+    assert calls["n"] == 20
