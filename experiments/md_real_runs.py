@@ -34,17 +34,19 @@ SYSTEMS = {
 }
 
 
-def run_tag(mp_id: str, cell: str, seed: int, potential: str) -> str:
-    """Run-directory name: ``<id>_<formula>[_conventional][_seed<k>][_<potential>]``."""
+def run_tag(mp_id: str, cell: str, seed: int, potential: str, npt_ps: float = 0.0) -> str:
+    """Run-directory name: ``<id>_<formula>[_conventional][_seed<k>][_<potential>][_npt]``."""
     name, _, _, default_tag = SYSTEMS[mp_id]
     tag = {"conventional": "_conventional", "supercell": ""}.get(cell, default_tag)
     tag += f"_seed{seed}" if seed else ""
     tag += "" if potential == "chgnet" else f"_{potential}"
+    tag += "_npt" if npt_ps > 0 else ""
     return f"{mp_id}_{name}{tag}"
 
 
 def _run_one(mp_id: str, time_ps: float, equilibration_ps: float, threads: int,
-             cell: str = "default", seed: int = 0, potential: str = "chgnet") -> dict:
+             cell: str = "default", seed: int = 0, potential: str = "chgnet",
+             npt_ps: float = 0.0) -> dict:
     from mlkit.md import MDRun, MDSettings, run_dir_for
     from mlkit.structures import read_structure
 
@@ -58,9 +60,9 @@ def _run_one(mp_id: str, time_ps: float, equilibration_ps: float, threads: int,
         temperature_K=temperature_K, time_ps=time_ps, timestep_fs=2.0,
         equilibration_ps=equilibration_ps, ensemble="nvt-nose-hoover",
         supercell_min_length_A=min_length_A, potential=potential, threads=threads, seed=seed,
-        save_every=5, checkpoint_every=20,
+        save_every=5, checkpoint_every=20, npt_equilibration_ps=npt_ps, pressure_GPa=0.0,
     )
-    run_dir = run_dir_for(TRAJ, run_tag(mp_id, cell, seed, potential), temperature_K)
+    run_dir = run_dir_for(TRAJ, run_tag(mp_id, cell, seed, potential, npt_ps), temperature_K)
     result = MDRun(structure, run_dir, settings, source=f"{mp_id}_{name}", progress=True).run()
     return {"id": mp_id, "status": result.status, "message": result.message,
             "n_frames": result.n_frames, "ms_per_step": result.ms_per_step}
@@ -76,7 +78,7 @@ def run(args: argparse.Namespace) -> None:
     ids = args.only or list(SYSTEMS)
     with ProcessPoolExecutor(max_workers=len(ids)) as pool:
         futures = [pool.submit(_run_one, mp, args.time_ps, args.equilibration_ps, args.threads,
-                               args.cell, args.seed, args.potential)
+                               args.cell, args.seed, args.potential, args.npt_ps)
                    for mp in ids]
         for fut in futures:
             print(json.dumps(fut.result()), flush=True)
@@ -95,6 +97,8 @@ def main() -> None:
                    help="conventional cell (the paper's diagnosis) or >= 8 A supercell")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--potential", default="chgnet")
+    p.add_argument("--npt-ps", type=float, default=0.0,
+                   help="NPT stage (0 GPa, Berendsen) before NVT: the potential's own cell at T")
     p.set_defaults(func=run)
     a = sub.add_parser("analyze")
     a.add_argument("--pressure-samples", type=int, default=60,
