@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from pymatgen.core import Lattice, Structure
@@ -44,6 +45,14 @@ def test_batch_error_rows_and_resume_without_duplicates(inputs, tmp_path):
     assert good["seed"] == 0 and good["ensemble"] == "nvt-nose-hoover"
     assert {"msd_mobile_A2", "category", "c_t_end", "diffusivity_cm2_s"} <= set(df.columns)
     assert good["n_rotors"] == 0  # rock salt: no polyanion
+    # reference-time criteria and run diagnostics travel with every row
+    assert good["reference_time_ps"] == 60.0 and good["diffusion_decision"] in (
+        "yes", "no", "undecided")
+    assert good["rotation_decision"] == "no" and good["category_decision"] == "3"
+    assert np.isfinite(good["pressure_GPa"]) and np.isfinite(good["pressure_std_GPa"])
+    assert good["conserved_energy"] == "nose-hoover"
+    assert np.isfinite(good["conserved_energy_drift_meV_atom_ps"])
+    assert good["diffusivity_floor_cm2_s"] > 0 and good["hop_distance_source"] == "structure"
     assert rows.loc["broken", "status"] == "error"
     assert str(rows.loc["broken", "error"]).startswith(str(inputs / "broken.cif"))
     assert rows.loc["NaCl_squeezed", "status"] == "error"
