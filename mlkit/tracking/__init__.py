@@ -38,6 +38,9 @@ from mlkit.utils import one_line
 
 DEFAULT_TRACKING_URI_NAME = "mlflow.db"
 
+#: columns of structure text a registered model accepts instead of a feature table
+STRUCTURE_COLUMNS = ("cif", "poscar", "structure_json")
+
 
 @dataclass(frozen=True)
 class TrackingSettings:
@@ -177,11 +180,15 @@ def log_training(
     *,
     params: dict[str, Any] | None = None,
     inputs: list[DatasetInput] | None = None,
+    structure_predictor: str | None = None,
 ) -> dict[str, Any]:
     """Log a :class:`mlkit.workflows.TrainResult` to MLflow (see module docstring).
 
     ``inputs`` (the label and feature tables) are logged as dataset inputs of the parent
-    and of every child run.
+    and of every child run. ``structure_predictor`` (``"module:function"``, called as
+    ``function(pipeline, settings, frame)``) lets the pyfunc model answer requests that
+    carry structures (:data:`STRUCTURE_COLUMNS`) instead of features; the signature then
+    makes every column optional and adds those text columns and ``id``.
 
     ``result`` needs ``trainer`` (fitted :class:`~mlkit.models.trainer.Trainer`),
     ``settings`` (flat dict, logged as params), ``model`` (with ``save(directory)`` and
@@ -258,11 +265,13 @@ def log_training(
         model_dir = result.model.save(out / "final_model")
         example = _input_example(trainer, result.model.fitted)
         signature = infer_signature(example, result.model.fitted.predict_frame(example))
+        if structure_predictor:
+            signature = _either_signature(signature)
         import sklearn
 
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=MlkitPyfuncModel(),
+            python_model=MlkitPyfuncModel(structure_predictor),
             artifacts={"pipeline": str(model_dir / "pipeline.joblib"),
                        "settings": str(model_dir / "settings.json")},
             signature=signature,
@@ -317,6 +326,16 @@ def log_subset_search(
             if key != "table" and Path(path).exists():
                 mlflow.log_artifact(str(path))
         return run.info.run_id
+
+
+def _either_signature(signature):
+    """Inputs: the feature columns or a structure column, all optional (+ ``id``)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    cols = [ColSpec(c.type, c.name, required=False) for c in signature.inputs.inputs]
+    cols += [ColSpec("string", name, required=False) for name in ("id", *STRUCTURE_COLUMNS)]
+    return ModelSignature(inputs=Schema(cols), outputs=signature.outputs)
 
 
 def _input_example(trainer, fitted):

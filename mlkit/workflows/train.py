@@ -197,6 +197,7 @@ def train(
     t_track = time.perf_counter()
     if tracking is not None:
         from mlkit.tracking import DatasetInput, log_training
+        from mlkit.workflows.serving import STRUCTURE_PREDICTOR
 
         label_table = labels if isinstance(labels, pd.DataFrame) else pd.read_csv(labels)
         inputs = [
@@ -207,7 +208,7 @@ def train(
         info = log_training(result, tracking, params={
             "labels_sha256": labels_sha, "features_sha256": feature_sha,
             "wall_time_s": round(wall, 2),
-        }, inputs=inputs)
+        }, inputs=inputs, structure_predictor=STRUCTURE_PREDICTOR)
         result.run_id = info["run_id"]
         result.model_uri = info["model_uri"]
         result.registered = info.get("registered")
