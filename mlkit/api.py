@@ -4,17 +4,13 @@
 ``mlkit.featurize`` (or any other name below) imports this module, and each function
 imports what it needs when called.
 
-====================== ==================================== ===============================
-function               CLI verb                             returns
-====================== ==================================== ===============================
-:func:`featurize`      ``mlkit featurize``                  feature DataFrame
-:func:`train`          ``mlkit train``                      :class:`~mlkit.workflows.TrainResult`
-:func:`subsets`        ``mlkit subsets``                    ``SubsetSearchResult``
-:func:`predict`        ``mlkit predict``                    prediction DataFrame
-:func:`label_md`       ``mlkit label md``                   label DataFrame
-:func:`label_phonons`  ``mlkit label phonons``              label DataFrame
-:func:`info`           ``mlkit info``                       dict
-====================== ==================================== ===============================
+* :func:`featurize` -- ``mlkit featurize``: the feature DataFrame;
+* :func:`train` -- ``mlkit train``: a :class:`~mlkit.workflows.TrainResult`;
+* :func:`subsets` -- ``mlkit subsets``: a ``SubsetSearchResult``;
+* :func:`predict` -- ``mlkit predict``: the prediction DataFrame;
+* :func:`label_md` -- ``mlkit label md``: the label DataFrame;
+* :func:`label_phonons` -- ``mlkit label phonons``: the label DataFrame;
+* :func:`info` -- ``mlkit info``: a dict.
 
 Keyword names follow the CLI options (``--mobile-ion`` -> ``mobile_ion``); a settings
 value (``FeaturizationSettings``, ``MDSettings``, ``PhononSettings``, ...) may be passed
