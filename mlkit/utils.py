@@ -22,6 +22,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "file_sha256",
+    "git_commit",
     "one_line",
     "source_hash",
     "time_limit",
@@ -67,6 +68,30 @@ def source_hash(*packages: ModuleType) -> str:
             h.update(p.name.encode())
             h.update(p.read_bytes())
     return h.hexdigest()[:16]
+
+
+def git_commit(path: str | Path | None = None) -> str:
+    """The git commit of the checkout holding ``path`` (default: this package's source).
+
+    ``"<sha>"``, ``"<sha>-dirty"`` when tracked files under that directory differ from the
+    commit, or ``""`` when ``path`` is not in a git checkout (an installed wheel) or git
+    is unavailable.
+    """
+    import subprocess
+
+    where = Path(path) if path is not None else Path(__file__).resolve().parent
+    if where.is_file():
+        where = where.parent
+    try:
+        sha = subprocess.run(["git", "-C", str(where), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=10)
+        if sha.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", str(where), "diff", "--quiet", "HEAD", "--", "."],
+                               capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return sha.stdout.strip() + ("-dirty" if dirty.returncode == 1 else "")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes, fsync: bool = True) -> None:

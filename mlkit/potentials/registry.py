@@ -11,6 +11,7 @@ import importlib
 import importlib.metadata
 import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 from mlkit.errors import MlkitError
 from mlkit.potentials.device import check_dtype, resolve_device, set_threads
@@ -35,6 +36,9 @@ class PotentialSpec:
     needs_weights : bool
         True when weights are not shipped in the wheel and ``model_path`` is required
         (nothing is downloaded at run time on this project's machines).
+    weights_glob : str
+        Where the default weights lie inside the installed package (a glob relative to
+        the package directory); ``""`` when none ship with it.
     """
 
     name: str
@@ -43,12 +47,16 @@ class PotentialSpec:
     import_name: str
     extra: str
     needs_weights: bool
+    weights_glob: str = ""
 
 
 POTENTIALS: dict[str, PotentialSpec] = {
-    "chgnet": PotentialSpec("chgnet", "mlkit.potentials.chgnet", "chgnet", "chgnet", "md", False),
+    # default weights: CHGNet.load() -> 0.3.0; SevenNetCalculator("7net-0") -> 11Jul2024
+    "chgnet": PotentialSpec("chgnet", "mlkit.potentials.chgnet", "chgnet", "chgnet", "md", False,
+                            "pretrained/0.3.0/*.pth.tar"),
     "sevennet": PotentialSpec(
-        "sevennet", "mlkit.potentials.sevennet", "sevenn", "sevenn", "sevennet", False
+        "sevennet", "mlkit.potentials.sevennet", "sevenn", "sevenn", "sevennet", False,
+        "pretrained_potentials/SevenNet_0__11Jul2024/*.pth",
     ),
     "mace": PotentialSpec("mace", "mlkit.potentials.mace", "mace-torch", "mace", "mace", True),
     "mattersim": PotentialSpec(
@@ -88,6 +96,24 @@ def potential_version(name: str) -> str:
         return importlib.metadata.version(_spec(name).package)
     except importlib.metadata.PackageNotFoundError:
         return ""
+
+
+def default_weights(name: str) -> Path | None:
+    """The weights file a potential uses without ``model_path``, if present locally.
+
+    Looks inside the installed package (without importing it); None when the package is
+    absent, ships no weights (``model_path`` required) or the file is missing. Never
+    downloads.
+    """
+    spec = _spec(name)
+    if not spec.weights_glob or not is_installed(name):
+        return None
+    found = importlib.util.find_spec(spec.import_name)
+    for base in (found.submodule_search_locations or []) if found else []:
+        hits = sorted(Path(base).glob(spec.weights_glob))
+        if hits:
+            return hits[0]
+    return None
 
 
 def require_package(name: str) -> None:
@@ -143,8 +169,6 @@ def get_calculator(
             "(--model-path); no download is possible here"
         )
     if model_path is not None:
-        from pathlib import Path
-
         if not Path(model_path).exists():
             raise MlkitError(f"{model_path}: weights file for potential {name!r} not found")
     resolved = resolve_device(device)

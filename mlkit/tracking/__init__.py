@@ -6,6 +6,11 @@ the current directory (artefacts of a new experiment in a SQLite store go to
 
 Layout of one ``mlkit train``:
 
+* every run is tagged ``mlkit.version`` and, when mlkit runs from a git checkout,
+  ``mlkit.git_commit`` (``<sha>`` or ``<sha>-dirty``); the label and feature tables are
+  logged as MLflow dataset inputs (``context=training``, names ``labels`` and
+  ``features``, digest = the first 16 hex digits of their sha256), so the UI's dataset
+  view shows which data trained which run;
 * parent run (``mlkit.role=train``): settings as params, sha256 of labels and features,
   the feature list after filtering, dropped features, dataset report, the chosen
   model's CV metrics, figures, tables, and the final model (pyfunc, signature, input
@@ -32,6 +37,9 @@ from mlkit.errors import MlkitError
 from mlkit.utils import one_line
 
 DEFAULT_TRACKING_URI_NAME = "mlflow.db"
+
+#: columns of structure text a registered model accepts instead of a feature table
+STRUCTURE_COLUMNS = ("cif", "poscar", "structure_json")
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,60 @@ def _flat_params(settings: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+@dataclass(frozen=True)
+class DatasetInput:
+    """A table that went into a run, logged with ``mlflow.log_input``.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name in the UI (``labels``, ``features``).
+    frame : DataFrame
+    source : str, optional
+        Where it came from (a file path); None: the code location.
+    sha256 : str
+        Hex digest of the table (its first 16 digits are the MLflow digest).
+    targets : str, optional
+        Target column of a label table.
+    """
+
+    name: str
+    frame: Any
+    source: str | None = None
+    sha256: str = ""
+    targets: str | None = None
+
+
+def provenance_tags() -> dict[str, str]:
+    """``mlkit.version`` and, from a git checkout, ``mlkit.git_commit``."""
+    import mlkit
+    from mlkit.utils import git_commit
+
+    tags = {"mlkit.version": str(mlkit.__version__)}
+    commit = git_commit()
+    if commit:
+        tags["mlkit.git_commit"] = commit
+    return tags
+
+
+def _log_inputs(inputs: list[DatasetInput]) -> None:
+    import warnings
+
+    import mlflow.data
+
+    for item in inputs:
+        targets = item.targets if item.targets in getattr(item.frame, "columns", ()) else None
+        with warnings.catch_warnings():
+            # schema hints on integer columns, and "source can be interpreted in multiple
+            # ways" for a local path (both resolve to the local file source)
+            warnings.simplefilter("ignore", UserWarning)
+            ds = mlflow.data.from_pandas(
+                item.frame, source=item.source, targets=targets, name=item.name,
+                digest=item.sha256[:16] or None,
+            )
+        mlflow.log_input(ds, context="training")
+
+
 def _finite(metrics: dict[str, float]) -> dict[str, float]:
     import math
 
@@ -117,8 +179,16 @@ def log_training(
     tracking: TrackingSettings | None = None,
     *,
     params: dict[str, Any] | None = None,
+    inputs: list[DatasetInput] | None = None,
+    structure_predictor: str | None = None,
 ) -> dict[str, Any]:
     """Log a :class:`mlkit.workflows.TrainResult` to MLflow (see module docstring).
+
+    ``inputs`` (the label and feature tables) are logged as dataset inputs of the parent
+    and of every child run. ``structure_predictor`` (``"module:function"``, called as
+    ``function(pipeline, settings, frame)``) lets the pyfunc model answer requests that
+    carry structures (:data:`STRUCTURE_COLUMNS`) instead of features; the signature then
+    makes every column optional and adds those text columns and ``id``.
 
     ``result`` needs ``trainer`` (fitted :class:`~mlkit.models.trainer.Trainer`),
     ``settings`` (flat dict, logged as params), ``model`` (with ``save(directory)`` and
@@ -142,9 +212,11 @@ def log_training(
     settings = result.settings
     out = Path(result.output_dir)
     child_ids: dict[str, str] = {}
+    tags = provenance_tags()
     with mlflow.start_run(run_name=tracking.run_name or f"train-{settings['target']}") as parent:
         mlflow.set_tags({"mlkit.role": "train", "mlkit.target": settings["target"],
-                         "mlkit.task": trainer.task})
+                         "mlkit.task": trainer.task, **tags})
+        _log_inputs(inputs or [])
         mlflow.log_params(_flat_params(settings))
         mlflow.log_params({
             "models": ",".join(trainer.cv_results_), "outer_folds": trainer.outer_folds,
@@ -163,7 +235,8 @@ def log_training(
             with mlflow.start_run(run_name=name, nested=True) as child:
                 child_ids[name] = child.info.run_id
                 mlflow.set_tags({"mlkit.role": "cv", "mlkit.model": name,
-                                 "mlkit.target": settings["target"]})
+                                 "mlkit.target": settings["target"], **tags})
+                _log_inputs(inputs or [])
                 mlflow.log_params({
                     "model": name, "task": trainer.task, "outer_folds": trainer.outer_folds,
                     "n_trials": trainer.n_trials, "seed": trainer.seed,
@@ -192,11 +265,13 @@ def log_training(
         model_dir = result.model.save(out / "final_model")
         example = _input_example(trainer, result.model.fitted)
         signature = infer_signature(example, result.model.fitted.predict_frame(example))
+        if structure_predictor:
+            signature = _either_signature(signature)
         import sklearn
 
         info = mlflow.pyfunc.log_model(
             name="model",
-            python_model=MlkitPyfuncModel(),
+            python_model=MlkitPyfuncModel(structure_predictor),
             artifacts={"pipeline": str(model_dir / "pipeline.joblib"),
                        "settings": str(model_dir / "settings.json")},
             signature=signature,
@@ -243,13 +318,24 @@ def log_subset_search(
 
     _setup(tracking_uri, experiment)
     with mlflow.start_run(run_name=run_name or f"subsets-{result.metric}") as run:
-        mlflow.set_tags({"mlkit.role": "subsets", "mlkit.metric": result.metric})
+        mlflow.set_tags({"mlkit.role": "subsets", "mlkit.metric": result.metric,
+                         **provenance_tags()})
         mlflow.log_params(_flat_params(dict(result.params)))
         mlflow.log_metrics(_finite(result.summary_metrics()))
         for key, path in paths.items():
             if key != "table" and Path(path).exists():
                 mlflow.log_artifact(str(path))
         return run.info.run_id
+
+
+def _either_signature(signature):
+    """Inputs: the feature columns or a structure column, all optional (+ ``id``)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import ColSpec, Schema
+
+    cols = [ColSpec(c.type, c.name, required=False) for c in signature.inputs.inputs]
+    cols += [ColSpec("string", name, required=False) for name in ("id", *STRUCTURE_COLUMNS)]
+    return ModelSignature(inputs=Schema(cols), outputs=signature.outputs)
 
 
 def _input_example(trainer, fitted):

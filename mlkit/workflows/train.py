@@ -157,11 +157,14 @@ def train(
         )
         feature_source = "structures"
         feature_sha = sha256_frame(table.drop(columns=["source"], errors="ignore"))
+        feature_origin = _origin(paths[0]) if len(paths) == 1 else None
     elif isinstance(features, pd.DataFrame):
         table, feature_source, feature_sha = features, "table", sha256_frame(features)
+        feature_origin = None
     else:
         table, feature_source = load_features(features), "table"
         feature_sha = file_sha256(features)
+        feature_origin = _origin(features)
     timings["featurize_s"] = time.perf_counter() - t_feat
     labels_sha = sha256_frame(labels) if isinstance(labels, pd.DataFrame) else (
         file_sha256(labels) if Path(labels).is_file() else ""
@@ -193,12 +196,19 @@ def train(
     wall = time.perf_counter() - t_start
     t_track = time.perf_counter()
     if tracking is not None:
-        from mlkit.tracking import log_training
+        from mlkit.tracking import DatasetInput, log_training
+        from mlkit.workflows.serving import STRUCTURE_PREDICTOR
 
+        label_table = labels if isinstance(labels, pd.DataFrame) else pd.read_csv(labels)
+        inputs = [
+            DatasetInput("labels", label_table, None if isinstance(labels, pd.DataFrame)
+                         else _origin(labels), labels_sha, targets=policy.target),
+            DatasetInput("features", table, feature_origin, feature_sha),
+        ]
         info = log_training(result, tracking, params={
             "labels_sha256": labels_sha, "features_sha256": feature_sha,
             "wall_time_s": round(wall, 2),
-        })
+        }, inputs=inputs, structure_predictor=STRUCTURE_PREDICTOR)
         result.run_id = info["run_id"]
         result.model_uri = info["model_uri"]
         result.registered = info.get("registered")
@@ -207,6 +217,11 @@ def train(
     timings["tracking_s"] = time.perf_counter() - t_track
     timings["total_s"] = time.perf_counter() - t_start
     return result
+
+
+def _origin(path: str | Path) -> str:
+    """Absolute path of a local input (the dataset source shown by MLflow)."""
+    return str(Path(path).resolve())
 
 
 def _write_tables(result: TrainResult) -> None:

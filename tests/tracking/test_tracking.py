@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,42 @@ def test_registered_alias_loads_the_model_with_its_settings(trained):
     assert list(out.columns) == ["prediction", "probability", "out_of_range",
                                  "out_of_range_features"]
     assert out["probability"].between(0, 1).all()
+
+
+def test_runs_carry_dataset_inputs_and_provenance_tags(trained):
+    import mlflow
+
+    from mlkit.models.dataset import sha256_frame
+    from mlkit.utils import git_commit
+
+    res, uri, labels_csv, feats = trained
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    run_ids = [res.run_id, *client.search_runs(
+        [client.get_run(res.run_id).info.experiment_id],
+        filter_string="tags.`mlkit.role` = 'cv'")]
+    run_ids = [r if isinstance(r, str) else r.info.run_id for r in run_ids]
+    assert len(run_ids) == 3
+    commit = git_commit()
+    assert commit  # the tests run from a git checkout
+    for run_id in run_ids:
+        run = client.get_run(run_id)
+        assert run.data.tags["mlkit.version"] == version("mlkit")
+        assert run.data.tags["mlkit.git_commit"] == commit
+        inputs = {d.dataset.name: d for d in run.inputs.dataset_inputs}
+        assert set(inputs) == {"labels", "features"}
+        for d in inputs.values():
+            assert {t.key: t.value for t in d.tags}["mlflow.data.context"] == "training"
+        labels = inputs["labels"].dataset
+        assert labels.digest == file_sha256(labels_csv)[:16]
+        assert json.loads(labels.source)["uri"] == str(labels_csv.resolve())
+        assert json.loads(labels.profile)["num_rows"] == 40
+        names = [c["name"] for c in json.loads(labels.schema)["mlflow_colspec"]]
+        assert names == ["id", "rot"]
+        features = inputs["features"].dataset
+        assert features.digest == sha256_frame(feats)[:16]
+        assert json.loads(features.profile)["num_rows"] == len(feats)
+        names = [c["name"] for c in json.loads(features.schema)["mlflow_colspec"]]
+        assert names == list(feats.columns)
 
 
 def test_tracking_uri_from_environment(tmp_path, monkeypatch):
