@@ -71,11 +71,13 @@ def _cut_row(run_dir: Path, cut_ps: float) -> dict:
     store = TrajectoryStore(run_dir)
     traj, meta = store.read(), store.read_meta()
     k = min(len(traj["step"]), int(round(cut_ps * 1000 / meta["frame_interval_fs"])) + 1)
-    centers, ligands, labels = rotor_groups(store.read_initial(), meta["mobile_ion"])
+    initial = store.read_initial()
+    centers, ligands, labels = rotor_groups(initial, meta["mobile_ion"])
     row = analyze_trajectory(
         traj["positions_A"][:k], traj["species"], traj["cell_A"][0], meta["frame_interval_fs"],
         meta["temperature_K"], centers, ligands, mobile_ion=meta["mobile_ion"],
-        velocities_A_fs=traj["velocities_A_fs"][:k], rotor_labels=labels)
+        velocities_A_fs=traj["velocities_A_fs"][:k], rotor_labels=labels,
+        site_positions_A=initial.cart_coords)
     row["status"] = store.status
     row.update(_run_diagnostics(traj, meta, k))
     return row

@@ -122,9 +122,12 @@ CUT_COLUMNS = ["run", "cut_ps", "n_rotors", "n_mobile", "c_t_end", "c_t_ref", "c
 
 
 def _run_dirs() -> list:
+    """Unconstrained runs only (the constrained ones belong to experiments/constrained_md.py)."""
     from mlkit.labels.md import find_run_dirs
 
-    return find_run_dirs(TRAJ) if TRAJ.exists() else []
+    dirs = find_run_dirs(TRAJ) if TRAJ.exists() else []
+    return [d for d in dirs if json.loads((d / "meta.json").read_text())
+            .get("constraint", "none") == "none"]
 
 
 def analyze(args: argparse.Namespace) -> None:
@@ -147,13 +150,14 @@ def analyze(args: argparse.Namespace) -> None:
         store = TrajectoryStore(run_dir)
         traj, meta = store.read(), store.read_meta()
         n = len(traj["step"])
-        if n < 200:
+        if n < 101:
             print(f"{run_dir}: only {n} production frames so far")
             continue
         row = analyze_run(run_dir, include_partial=True)  # the label row mlkit produces
         if "pressure_GPa" not in row or not np.isfinite(row.get("pressure_GPa", np.nan)):
             row.update(pressure_from_frames(run_dir, n_samples=args.pressure_samples))
-        centers, ligands, labels = rotor_groups(store.read_initial(), meta["mobile_ion"])
+        initial = store.read_initial()
+        centers, ligands, labels = rotor_groups(initial, meta["mobile_ion"])
         interval_ps = meta["frame_interval_fs"] / 1000.0
         for cut in CUTS_PS:
             k = int(round(cut / interval_ps)) + 1
@@ -163,14 +167,14 @@ def analyze(args: argparse.Namespace) -> None:
                 traj["positions_A"][:k], traj["species"], traj["cell_A"][0],
                 meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
                 mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"][:k],
-                rotor_labels=labels)
+                rotor_labels=labels, site_positions_A=initial.cart_coords)
             cut_rows.append({"run": tag, "cut_ps": cut,
                              **{c: cut_row.get(c) for c in CUT_COLUMNS[2:]}})
         _, curves = analyze_trajectory(
             traj["positions_A"], traj["species"], traj["cell_A"][0],
             meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
             mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"],
-            rotor_labels=labels, return_curves=True)
+            rotor_labels=labels, site_positions_A=initial.cart_coords, return_curves=True)
         plot_trajectory_curves(curves, RESULTS, prefix=tag)
         curves_by[f"{tag} {meta['temperature_K']:g} K"] = curves
         rows.append({"run": tag, "formula": SYSTEMS[mp_id][0], **PAPER[mp_id],

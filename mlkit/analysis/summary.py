@@ -444,13 +444,21 @@ class Hops:
     events: HopEvents
 
 
-def hops_step(tr: PreparedTrajectory, settings: AnalysisSettings) -> Hops:
-    """Step 2: hop distance ``a``, every site hop, and the long-lived h_i events."""
+def hops_step(tr: PreparedTrajectory, settings: AnalysisSettings,
+              site_positions_A: np.ndarray | None = None) -> Hops:
+    """Step 2: hop distance ``a``, every site hop, and the long-lived h_i events.
+
+    ``a`` is ``settings.hop_a_A`` when given, else the mobile-ion site spacing of
+    ``site_positions_A`` (the relaxed structure, shape (n_atoms, 3)), else of the first
+    frame.
+    """
     if settings.hop_a_A is not None:
         a, source = float(settings.hop_a_A), "settings"
     else:
         cell0 = tr.cell if tr.cell.ndim == 2 else tr.cell[0]
-        a, source = mobile_site_spacing_A(tr.x[0], cell0, tr.mobile), "structure"
+        sites = tr.x[0] if site_positions_A is None else np.asarray(site_positions_A)
+        a = mobile_site_spacing_A(sites, cell0, tr.mobile)
+        source = "first frame" if site_positions_A is None else "structure"
         if not np.isfinite(a):
             a, source = 3.8, "default"
     site = site_hops(tr.xc[:, tr.mobile], tr.frame_interval_fs, hop_distance_A=a,
@@ -799,6 +807,7 @@ def analyze_trajectory(
     charge_e: float | None = None,
     *,
     rotor_labels: Sequence[str] | None = None,
+    site_positions_A: np.ndarray | None = None,
     settings: AnalysisSettings | None = None,
     return_curves: bool = False,
     **overrides: Any,
@@ -829,6 +838,9 @@ def analyze_trajectory(
         Mobile-ion charge; default from :data:`mlkit.analysis.diffusion.DEFAULT_CHARGES_E`.
     rotor_labels : sequence of str, optional
         Species label of each rotor ("PS4"); C(t) and its decision are reported per label.
+    site_positions_A : array of shape (n_atoms, 3), optional
+        Positions of the relaxed structure (same atom order); the hop distance ``a`` is
+        its mobile-ion site spacing (default: that of the first frame).
     settings : AnalysisSettings, optional
         Thresholds, fit windows and spectra settings (default: the paper's).
     return_curves : bool
@@ -848,7 +860,7 @@ def analyze_trajectory(
     tr = prepare_trajectory(positions_A, species, cell_A, frame_interval_fs, temperature_K,
                             rotor_centers, rotor_ligands, mobile_ion, velocities_A_fs, charge_e,
                             rotor_labels)
-    hops = hops_step(tr, settings)
+    hops = hops_step(tr, settings, site_positions_A)
     diff = diffusion_step(tr, settings, hops)
     fw = framework_step(tr, settings)
     rot, rot_curves = reorientation_step(tr, settings)

@@ -367,13 +367,15 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
 
         settings = (analysis_settings or AnalysisSettings()).replace(**analysis_kwargs)
         mobile_ion = meta.get("mobile_ion", "Na")
-        centers, ligands, rotor_labels = rotor_groups(store.read_initial(), mobile_ion,
+        initial = store.read_initial()
+        centers, ligands, rotor_labels = rotor_groups(initial, mobile_ion,
                                                       settings.rotor_species)
         labels = analyze_trajectory(
             traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
             float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
             mobile_ion=mobile_ion, velocities_A_fs=traj["velocities_A_fs"],
-            rotor_labels=rotor_labels, settings=settings,
+            rotor_labels=rotor_labels, site_positions_A=initial.cart_coords,
+            settings=settings,
         )
     except (MlkitError, ValueError, RuntimeError) as exc:
         row.update(status="error", error=f"{run_dir}: analysis failed: {one_line(exc)}")
