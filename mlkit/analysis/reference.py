@@ -26,7 +26,9 @@ Diffusion
     percentile bootstrap over mobile ions (resample ions, average their MSD, refit).
     Widened by counting as above with the ``n`` site hops: relative error ``q(n) / n``
     on the measured slope (correlated back-and-forth hops lower the slope, not the
-    relative error); with no hop seen, ``6 D`` up to ``a^2 q_hi(0) / (N T)`` (hop length
+    relative error); with fewer than :data:`MIN_HOPS_FOR_CORRELATION` hops their
+    correlation cannot be estimated and the slope is taken as at least ``n a^2 / (N T)``
+    (uncorrelated hops); with no hop seen, ``6 D`` up to ``a^2 q_hi(0) / (N T)`` (hop length
     ``a``, ``N`` ions) cannot be excluded. The diffusivity floor -- the smallest D the
     run can tell from zero -- is the zero-hop upper bound ``a^2 q_hi(0) / (6 N T)``: it
     follows from the run length and the number of ions (the constraint paper's 1e-8
@@ -58,6 +60,9 @@ __all__ = [
 ]
 
 DECISIONS = ("yes", "no", "undecided")
+#: below this many hops their correlation (back-and-forth hops that cancel) cannot be
+#: estimated: the counting bound then takes them as uncorrelated (each adds a^2)
+MIN_HOPS_FOR_CORRELATION = 10
 
 
 @dataclass(frozen=True)
@@ -343,8 +348,11 @@ def msd_at_reference(
     d_lo, d_hi = np.percentile(boot_d, q) if boot_d else (slope0 * conv, slope0 * conv)
     lo, hi = float(min(lo, value)), float(max(hi, value))
     if n_hops is not None and hop_distance_A and run_ps > 0:
+        base = max(slope0, 0.0)
+        if n_hops < MIN_HOPS_FOR_CORRELATION:  # too few hops to know they cancel
+            base = max(base, n_hops * hop_distance_A**2 / (n_ions * run_ps))
         s_lo, s_hi = counting_interval(  # bounds on 6 D, A^2/ps
-            max(slope0, 0.0), int(n_hops), confidence,
+            base, int(n_hops), confidence,
             zero_high=hop_distance_A**2 * poisson_interval(0, confidence)[1]
             / (n_ions * run_ps))
         lo = min(lo, icpt0 + s_lo * t_ref_ps)

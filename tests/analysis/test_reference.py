@@ -244,3 +244,15 @@ def test_phonon_paper_preset(synth):
     melt[480:, nm, 0] += np.linspace(0, 3.0, 120)[:, None] * signs[None]
     row = analyze_trajectory(melt, sp, cell, 10.0, 800.0, c, lig, settings=s)
     assert row["excluded_unstable"] and row["stability_msd_A2"] > 1.0
+
+
+def test_one_hop_with_a_flat_msd_does_not_decide_no_diffusion():
+    """24 caged ions, one hop that came back: the flat MSD cannot exclude a hop rate of
+    q_hi(1) / (N T); the decision must stay undecided (Na3PO4-like, 12 ps)."""
+    rng = np.random.default_rng(0)
+    n, n_ions = int(12 / DT_PS) + 1, 24
+    x = rng.normal(scale=0.2, size=(n, n_ions, 3)) + 10.0 * np.arange(n_ions)[None, :, None]
+    x[100:140, 0, 0] += 2.85  # one hop there and back
+    ref, hops = diffusion_reference(x, n, 2.85)
+    assert hops.n_hops >= 1
+    assert ref.decision == "undecided" and ref.high > 5.0
