@@ -133,9 +133,10 @@ def analyze(args: argparse.Namespace) -> None:
     table.index.name = "mode"
     table.to_csv(RESULTS / "constrained_NaNbCl6_800K.csv")
     text = ["# Constrained-anion MD: NaNbCl6 (mp-28178), 800 K, CHGNet, conventional cell\n",
-            f"All modes analysed over their first {args.cut_ps:g} ps (UC = the seed-0 run of "
-            "md_real_runs.py). Rotors: NbCl6 (find_rotors). D intervals: 95 %, bootstrap "
-            "over Na ions widened by hop counting (docs/analysis.md).\n",
+            f"Each mode analysed over its first min({args.cut_ps:g} ps, run length) (UC = the "
+            "seed-0 run of md_real_runs.py); a shorter run has a higher diffusivity floor. "
+            "Rotors: NbCl6 (find_rotors). D intervals: 95 %, bootstrap over Na ions widened "
+            "by hop counting (docs/analysis.md).\n",
             table.to_markdown(floatfmt=".3g"), ""]
     if len(rows) == 4:
         d = {m: (r["diffusivity_cm2_s"], r["diffusivity_low_cm2_s"],
@@ -144,13 +145,21 @@ def analyze(args: argparse.Namespace) -> None:
         contrib = contribution_intervals(d, floor_by_mode=floors)
         lines = ["| mode | Delta (decades) | 95 % | r_mode | 95 % | status |",
                  "|---|---|---|---|---|---|"]
+        def fmt(x: float) -> str:
+            return "-" if not np.isfinite(x) else f"{x:.2f}"
+
         for name in ("rot", "trs", "vib"):
+            c = {k: contrib[f"{k}_{name}"] for k in ("delta", "r")}
+            c.update({f"{k}_{b}": contrib[f"{k}_{name}_{b}"] for k in ("delta", "r")
+                      for b in ("low", "high")})
             lines.append(
-                f"| {name} | {contrib[f'delta_{name}']:.2f} | [{contrib[f'delta_{name}_low']:.2f},"
-                f" {contrib[f'delta_{name}_high']:.2f}] | {contrib[f'r_{name}']:.2f} | "
-                f"[{contrib[f'r_{name}_low']:.2f}, {contrib[f'r_{name}_high']:.2f}] | "
+                f"| {name} | {fmt(c['delta'])} | [{fmt(c['delta_low'])}, {fmt(c['delta_high'])}]"
+                f" | {fmt(c['r'])} | [{fmt(c['r_low'])}, {fmt(c['r_high'])}] | "
                 f"{contrib[f'status_{name}']} |")
-        text += ["## Contributions (Li et al. 2025 definitions)\n", "\n".join(lines), ""]
+        text += ["## Contributions (Li et al. 2025 definitions)\n", "\n".join(lines),
+                 "\nStatus: lower_bound = the subtracted mode is below its floor (the true "
+                 "Delta is larger); undetermined = both modes below their floors (no value); "
+                 "r_mode only when all four modes are measured.", ""]
         (RESULTS / "constrained_NaNbCl6_contributions.json").write_text(
             json.dumps(contrib, indent=1, default=float))
         fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -166,7 +175,7 @@ def analyze(args: argparse.Namespace) -> None:
         ax.set_xticks(range(len(modes)), [m.upper() for m in modes])
         ax.set_yscale("log")
         ax.set_ylabel("Na tracer D (cm$^2$/s)")
-        ax.set_title(f"NaNbCl6 800 K, first {args.cut_ps:g} ps")
+        ax.set_title(f"NaNbCl6 800 K, first <= {args.cut_ps:g} ps of each mode")
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(RESULTS / "constrained_NaNbCl6_D.png", dpi=130)

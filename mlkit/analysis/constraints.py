@@ -135,7 +135,9 @@ def contribution_intervals(
     -------
     dict
         ``delta_<m>``, ``delta_<m>_low``, ``delta_<m>_high``, ``r_<m>``, ``r_<m>_low``,
-        ``r_<m>_high`` for m in rot, trs, vib, plus ``status_<m>`` and ``floored``.
+        ``r_<m>_high`` for m in rot, trs, vib, plus ``status_<m>``, ``floored`` and
+        ``ratios_determined``. An "undetermined" Delta (both modes at their floors) is NaN;
+        the ratios are NaN unless all four modes are measured (as in the paper).
     """
     import numpy as np
     from scipy.stats import norm
@@ -161,6 +163,7 @@ def contribution_intervals(
         sd = float(np.mean(widths)) / z if widths and not floored[m] else 0.0
         samples[m] = np.log10(centre) + sd * rng.standard_normal(n_samples)
     q = [50 * (1 - confidence), 50 * (1 + confidence)]
+    nan = float("nan")
     out: dict[str, Any] = {"floored": floored}
     deltas = {}
     for name, a, b in _DELTAS:
@@ -172,8 +175,16 @@ def contribution_intervals(
         out[f"status_{name}"] = ("undetermined" if floored[a] and floored[b] else
                                  "lower_bound" if floored[b] else
                                  "upper_bound" if floored[a] else "measured")
+    for name, _, _ in _DELTAS:  # both modes at their floors: no value, only the status
+        if out[f"status_{name}"] == "undetermined":
+            out.update({f"delta_{name}": nan, f"delta_{name}_low": nan,
+                        f"delta_{name}_high": nan})
+    out["ratios_determined"] = not any(floored.values())
     total = sum(deltas.values())
     for name in deltas:
+        if not out["ratios_determined"]:  # ratios only when every mode is measured
+            out.update({f"r_{name}": nan, f"r_{name}_low": nan, f"r_{name}_high": nan})
+            continue
         with np.errstate(divide="ignore", invalid="ignore"):
             r = deltas[name] / total
         r = r[np.isfinite(r)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from mlkit.analysis import constraint_contributions
@@ -78,3 +79,7 @@ def test_contribution_intervals_cover_the_exact_deltas():
     out = contribution_intervals(d, floor_by_mode={"rtvc": 1e-7})
     assert out["floored"]["rtvc"] and out["status_vib"] == "lower_bound"
     assert out["delta_vib"] == pytest.approx(2.0, abs=0.05)
+    assert not out["ratios_determined"] and np.isnan(out["r_rot"])
+    d["rtc"] = (1e-9, 0.0, 4e-9)  # RTC and RTVC both floored: Delta_vib has no value
+    out = contribution_intervals(d, floor_by_mode={"rtc": 1e-7, "rtvc": 1e-7})
+    assert out["status_vib"] == "undetermined" and np.isnan(out["delta_vib"])
