@@ -554,7 +554,14 @@ def _check_classes(y: pd.Series, source: str, target: str, report: DatasetReport
 
 
 def load_features(path: str | Path) -> pd.DataFrame:
-    """Read a feature table (``.parquet`` or ``.csv``) written by ``mlkit featurize``."""
+    """Read a feature table (``.parquet`` or ``.csv``) written by ``mlkit featurize``.
+
+    Its provenance (how it was made: featurization settings and feature schema) comes
+    back in ``frame.attrs["mlkit"]``: from the parquet metadata, or from the side-car
+    ``<table>.csv.mlkit.json`` of a CSV; absent for tables made elsewhere.
+    """
+    import json
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: feature table not found")
@@ -564,6 +571,12 @@ def load_features(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=True)
         if "error" in frame.columns:
             frame["error"] = frame["error"].fillna("").astype(str)
+        sidecar = path.with_name(path.name + ".mlkit.json")
+        if sidecar.is_file():
+            try:
+                frame.attrs["mlkit"] = json.loads(sidecar.read_text())
+            except ValueError as exc:
+                raise MlkitError(f"{sidecar}: unreadable provenance ({one_line(exc)})") from None
     else:
         raise MlkitError(f"{path}: unknown feature table format (use .parquet or .csv)")
     if "id" not in frame.columns:

@@ -121,7 +121,10 @@ def train(
         A table written by ``mlkit featurize``; ``featurization`` should say how it was
         made (it is stored with the model and used by ``mlkit predict``).
     featurization : FeaturizationSettings, optional
-        Default ``FeaturizationSettings()``.
+        Default: the settings a given feature table records (``attrs["mlkit"]``, see
+        :func:`mlkit.features.table_provenance`), else ``FeaturizationSettings()``. A
+        table that records other settings than the ones given is refused (the model
+        would featurize new structures differently from its training rows).
     trainer : Trainer, optional
         The estimator's settings (default ``Trainer()``); cloned with the task found by
         the label policy, then fitted.
@@ -143,6 +146,7 @@ def train(
     """
     if (structures is None) == (features is None):
         raise MlkitError("give exactly one of structures (--structures) or features (--features)")
+    given_featurization = featurization
     featurization = featurization if featurization is not None else FeaturizationSettings()
     t_start = time.perf_counter()
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="mlkit-"))
@@ -163,6 +167,8 @@ def train(
         table, feature_source = load_features(features), "table"
         feature_sha = file_sha256(features)
     timings["featurize_s"] = time.perf_counter() - t_feat
+    source = str(features) if isinstance(features, str | Path) else "feature table"
+    featurization, schema = _table_settings(table, featurization, given_featurization, source)
     labels_sha = sha256_frame(labels) if isinstance(labels, pd.DataFrame) else (
         file_sha256(labels) if Path(labels).is_file() else ""
     )
@@ -176,6 +182,7 @@ def train(
         FittedModel.from_trainer(estimator, report.classes), featurization, policy,
         training={"model": estimator.best_model_, "params": estimator.best_params_,
                   "n_train": int(len(y)), "feature_source": feature_source},
+        feature_schema=schema,
     )
     result = TrainResult(trainer=estimator, report=report, model=model, output_dir=out,
                          timings_s=timings)
@@ -207,6 +214,38 @@ def train(
     timings["tracking_s"] = time.perf_counter() - t_track
     timings["total_s"] = time.perf_counter() - t_start
     return result
+
+
+def _table_settings(
+    table: pd.DataFrame,
+    featurization: FeaturizationSettings,
+    given: FeaturizationSettings | None,
+    source: str,
+) -> tuple[FeaturizationSettings, dict[str, Any]]:
+    """The settings and feature schema to store with the model, from the table's provenance.
+
+    A table that records how it was made gives its schema; its settings replace the
+    default when none were given and must equal the given ones otherwise. A table that
+    records nothing keeps the given settings and an empty (unknown) schema.
+    """
+    provenance = table.attrs.get("mlkit") or {}
+    schema = dict(provenance.get("schema") or {})
+    if provenance.get("featurization") is None:
+        return featurization, schema
+    made = FeaturizationSettings.from_dict(provenance["featurization"])
+    if given is None:
+        return made, schema
+    diffs = [f"{name} {getattr(made, name)!r} in the table, {getattr(given, name)!r} given"
+             for name in ("featurizers", "mobile_ion", "disorder", "max_sites",
+                          "featurizer_params")
+             if getattr(made, name) != getattr(given, name)]
+    if diffs:
+        raise MlkitError(
+            f"{source} was made with other featurization settings than given: "
+            f"{'; '.join(diffs)} (give the table's settings, e.g. --mobile-ion, so that "
+            "predict featurizes new structures the same way)"
+        )
+    return given, schema
 
 
 def _write_tables(result: TrainResult) -> None:
