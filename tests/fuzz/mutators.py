@@ -567,8 +567,8 @@ def _lbl_duplicate_ids(rng, header, rows, policy) -> bytes:
     if rows:
         for _ in range(rng.choice((1, 3))):
             dup = list(rng.choice(rows))
-            if rng.random() < 0.5 and len(dup) > 1:
-                col = _label_col(header, rng, policy)
+            col = _label_col(header, rng, policy)
+            if rng.random() < 0.5 and 0 < col < len(dup):
                 dup[col] = rng.choice(("0", "1", "0.5", "abc"))
             if rng.random() < 0.3:
                 dup[0] = dup[0].upper() if rng.random() < 0.5 else f" {dup[0]} "
