@@ -9,6 +9,11 @@
   cloned with the task the labels give;
 * :class:`~mlkit.tracking.TrackingSettings` -- MLflow experiment and registration
   (``None``: no tracking).
+
+The model directory (``<output_dir>/final_model``) and every table and figure are written
+before tracking starts, so a tracking store that is unreachable or goes away during
+logging loses nothing: :func:`train` still returns, with the one-line reason in
+``TrainResult.tracking_error`` (``mlkit train`` prints it and exits with status 3).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from mlkit.models.fitted import FittedModel
 from mlkit.models.metrics import PRIMARY
 from mlkit.models.trainer import Trainer
 from mlkit.tracking import TrackingSettings
-from mlkit.utils import atomic_write_text, file_sha256
+from mlkit.utils import atomic_write_text, file_sha256, one_line
 from mlkit.workflows.model import TrainedModel
 
 __all__ = ["TrainResult", "train"]
@@ -61,6 +66,7 @@ class TrainResult:
     subset_result: Any = None
     subset_metrics: dict[str, float] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    tracking_error: str | None = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -86,7 +92,10 @@ class TrainResult:
         if self.registered:
             r = self.registered
             lines.append(f"registered models:/{r['name']}@{r['alias']} (version {r['version']})")
-        lines.append(f"artefacts in {self.output_dir}")
+        if self.tracking_error:
+            lines.append(f"MLflow tracking failed: {self.tracking_error}")
+        lines.append(f"artefacts in {self.output_dir} (model in "
+                     f"{self.output_dir / 'final_model'})")
         return "\n".join(lines)
 
 
@@ -199,18 +208,23 @@ def train(
     timings["explain_s"] = time.perf_counter() - t_explain
     wall = time.perf_counter() - t_start
     t_track = time.perf_counter()
+    model.save(out / "final_model")  # before tracking: a store that fails loses nothing
     if tracking is not None:
         from mlkit.tracking import log_training
 
-        info = log_training(result, tracking, params={
-            "labels_sha256": labels_sha, "features_sha256": feature_sha,
-            "wall_time_s": round(wall, 2),
-        })
-        result.run_id = info["run_id"]
-        result.model_uri = info["model_uri"]
-        result.registered = info.get("registered")
-    else:
-        model.save(out / "final_model")
+        try:
+            info = log_training(result, tracking, params={
+                "labels_sha256": labels_sha, "features_sha256": feature_sha,
+                "wall_time_s": round(wall, 2),
+            })
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep the local model
+            text = one_line(exc, 300)
+            result.tracking_error = text if isinstance(exc, MlkitError) else \
+                f"{type(exc).__name__}: {text}"
+        else:
+            result.run_id = info["run_id"]
+            result.model_uri = info["model_uri"]
+            result.registered = info.get("registered")
     timings["tracking_s"] = time.perf_counter() - t_track
     timings["total_s"] = time.perf_counter() - t_start
     return result
