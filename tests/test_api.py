@@ -57,7 +57,7 @@ def test_featurize_takes_paths_or_structures(tmp_path):
     pd.testing.assert_frame_equal(by_path[cols], by_obj[cols])
     # the settings keywords reach the featurizers (no Li in a sodium compound)
     li = mlkit.featurize(files[:1], mobile_ion="Li", featurizers="structural", use_cache=False)
-    assert list(li.columns[5:]) == ["vpa", "density_g_cm3", "packing_fraction",
+    assert list(li.columns[-9:]) == ["vpa", "density_g_cm3", "packing_fraction",
                                     "free_volume_per_atom_A3", "lattice_anisotropy",
                                     "atoms_per_cell", "mobile_ion_fraction",
                                     "mobile_ion_density_per_nm3", "spacegroup_number"]

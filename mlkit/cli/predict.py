@@ -22,6 +22,9 @@ def add_parser(subparsers) -> None:
     p.add_argument("--features", default=None, help="predict a feature table instead of paths")
     p.add_argument("-o", "--output", default="predictions.csv")
     p.add_argument("--tracking-uri", default=None)
+    p.add_argument("--allow-feature-mismatch", action="store_true",
+                   help="predict even when the features were made with other settings or "
+                   "feature code than the model's inputs (the differences go to 'warning')")
     add_run_options(p, aliases=("--n-jobs",), jobs_help="featurization worker processes")
     p.set_defaults(func=run)
 
@@ -34,11 +37,13 @@ def run(args: argparse.Namespace) -> int:
         raise MlkitError("give structure PATHS or --features (exactly one)")
     model = load_trained_model(args.model, tracking_uri=args.tracking_uri)
     if args.features:
-        table = predict_features(model, args.features)
+        table = predict_features(model, args.features,
+                                 allow_mismatch=args.allow_feature_mismatch)
     else:
         table = predict_paths(
             model, args.paths, jobs=args.jobs, cache_dir=args.cache_dir,
             use_cache=not args.no_cache, progress=not args.no_progress,
+            allow_mismatch=args.allow_feature_mismatch,
         )
     table.to_csv(args.output, index=False)
     n_err = int((table["error"].astype(str).str.strip() != "").sum())

@@ -19,7 +19,9 @@ def add_parser(subparsers) -> None:
         help="train screening models (nested CV + Optuna), explain, track in MLflow",
         description="Train logreg/rf/xgboost/lightgbm with nested CV, log to MLflow and "
         "register the best model. Tracking store: --tracking-uri > $MLFLOW_TRACKING_URI > "
-        "sqlite:///mlflow.db in the current directory.",
+        "sqlite:///mlflow.db in the current directory. The model and artefacts are written "
+        "locally first; when tracking fails the run still finishes, prints one line saying "
+        "why and exits with status 3.",
     )
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--structures", nargs="+", help="structure files, directories or globs")
@@ -77,4 +79,13 @@ def run(args: argparse.Namespace) -> int:
         use_cache=not args.no_cache, progress=not args.no_progress,
     )
     print(result.summary_text())
+    if result.tracking_error:
+        import sys
+
+        from mlkit.tracking import resolve_tracking_uri
+
+        print(f"mlkit train: tracking failed ({resolve_tracking_uri(args.tracking_uri)}): "
+              f"{result.tracking_error}; the model is in {result.output_dir / 'final_model'}",
+              file=sys.stderr)
+        return 3
     return 0

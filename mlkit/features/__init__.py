@@ -25,9 +25,12 @@ from mlkit.features.base import (
 from mlkit.features.context import StructureContext
 from mlkit.features.pipeline import (
     META_COLUMNS,
+    PROVENANCE_KEY,
     default_cache_dir,
+    feature_schema,
     featurize_paths,
     featurize_structures,
+    table_provenance,
     write_table,
 )
 from mlkit.features.settings import FeaturizationSettings, parse_featurizer_names
@@ -37,6 +40,7 @@ __all__ = [
     "DEFAULT_FEATURIZERS",
     "FEATURIZERS",
     "META_COLUMNS",
+    "PROVENANCE_KEY",
     "BaseFeaturizer",
     "ConnectivityFeaturizer",
     "ElectrostaticFeaturizer",
@@ -48,12 +52,14 @@ __all__ = [
     "StructuralFeaturizer",
     "StructureContext",
     "default_cache_dir",
+    "feature_schema",
     "featurize_paths",
     "featurize_structures",
     "get_featurizer",
     "list_featurizers",
     "parse_featurizer_names",
     "register_featurizer",
+    "table_provenance",
     "write_table",
 ]
 

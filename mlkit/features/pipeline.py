@@ -19,6 +19,13 @@ Settings: what defines the values is one :class:`~mlkit.features.settings.Featur
 (featurizers, mobile ion, disorder strategy, site limit); worker processes, the cache and
 the progress bar are keyword arguments because they never change a value.
 
+Provenance: a table made here carries ``df.attrs["mlkit"]`` =
+:func:`table_provenance` -- the settings (``featurization``) and the feature ``schema``
+(row layout version, hash of the feature code, mlkit version). :func:`write_table` keeps
+it (parquet: in the file's metadata; CSV: in a side-car ``<table>.csv.mlkit.json``) and
+:func:`mlkit.models.dataset.load_features` reads it back, so ``mlkit predict`` can refuse
+a table that was made differently from the model's inputs.
+
 Cache: each row is stored as JSON under ``<cache_dir>/<key[:2]>/<key>.json`` as soon as it
 is computed (so the cache doubles as a checkpoint: a killed run loses no finished row).
 The key hashes the file's bytes (or the structure's JSON), the featurizer names and
@@ -50,6 +57,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "META_COLUMNS",
+    "PROVENANCE_KEY",
+    "feature_schema",
+    "table_provenance",
     "default_cache_dir",
     "featurize_paths",
     "featurize_structures",
@@ -72,6 +82,33 @@ BOOL_META_COLUMNS = ("rotation_screen",)
 
 #: bump when the row layout changes
 CACHE_SCHEMA = 2
+
+
+#: key of ``DataFrame.attrs`` (and of the files' metadata) holding a table's provenance
+PROVENANCE_KEY = "mlkit"
+#: suffix of the side-car file holding a CSV table's provenance
+CSV_PROVENANCE_SUFFIX = ".mlkit.json"
+
+
+def feature_schema(settings: FeaturizationSettings) -> dict[str, Any]:
+    """What, besides the settings, decides the feature values: code and row layout.
+
+    Returns
+    -------
+    dict
+        ``row_schema`` (:data:`CACHE_SCHEMA`), ``code`` (hash of the sources of
+        ``mlkit.features`` and ``mlkit.structures``, plus ``mlkit.phonons`` when the
+        ``phonon`` group is used) and ``mlkit`` (version, for messages).
+    """
+    from mlkit import __version__
+
+    return {"row_schema": CACHE_SCHEMA, "code": _code_hash("phonon" in settings.featurizers),
+            "mlkit": __version__}
+
+
+def table_provenance(settings: FeaturizationSettings) -> dict[str, Any]:
+    """``{"featurization": settings.to_dict(), "schema": feature_schema(settings)}``."""
+    return {"featurization": settings.to_dict(), "schema": feature_schema(settings)}
 
 
 def default_cache_dir() -> Path:
@@ -335,6 +372,7 @@ def _run(
             df[col] = df[col].fillna(False).astype(bool)
         else:
             df[col] = df[col].fillna("").astype(str)
+    df.attrs[PROVENANCE_KEY] = table_provenance(settings)
     return df
 
 
@@ -467,14 +505,22 @@ def featurize_structures(
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a feature table to ``.csv`` or ``.parquet`` (atomically: temp file + rename)."""
+    """Write a feature table to ``.csv`` or ``.parquet`` (atomically: temp file + rename).
+
+    The table's provenance (``df.attrs["mlkit"]``) goes into the parquet metadata, or
+    into ``<path>.mlkit.json`` next to a CSV (a stale side-car is removed).
+    """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise MlkitError(f"{path}: output must end in .csv or .parquet")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
+        sidecar = path.with_name(path.name + CSV_PROVENANCE_SUFFIX)
+        sidecar.unlink(missing_ok=True)
         atomic_write_text(path, df.to_csv(index=False))
+        if PROVENANCE_KEY in df.attrs:
+            atomic_write_text(sidecar, json.dumps(df.attrs[PROVENANCE_KEY], indent=1))
     else:
         buffer = io.BytesIO()
         df.to_parquet(buffer, index=False)

@@ -35,7 +35,9 @@ Handling (defaults in brackets)
 
 from __future__ import annotations
 
+import codecs
 import hashlib
+import io
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -276,6 +278,8 @@ def load_labels(
 
     values, missing, cens, nonnum = _parse_target(raw)
     report.drop("missing target", list(raw.index[missing.to_numpy()]))
+    if missing.all():
+        raise MlkitError(f"{source}: no target value in {policy.target!r} ({len(raw)} rows)")
     numeric_like = (~missing & ~nonnum).sum()
     if policy.task != "regression" and policy.threshold is None and nonnum.sum() > 0 and (
         policy.task == "classification" or numeric_like == 0
@@ -286,6 +290,11 @@ def load_labels(
     if nonnum.any():
         _apply_non_numeric(raw, nonnum, source, policy, report)
     y = values[(~(missing | cens | nonnum)).to_numpy()].astype(float)
+    if y.empty:
+        raise MlkitError(
+            f"{source}: no usable target in {policy.target!r}: every row was dropped "
+            f"({'; '.join(report.notes[-3:])})"
+        )
     if not np.all(np.isfinite(y.to_numpy())):
         bad = list(y.index[~np.isfinite(y.to_numpy())])
         raise MlkitError(
@@ -310,18 +319,62 @@ def _policy(policy: LabelPolicy | str, overrides: dict) -> LabelPolicy:
     return replace(policy, **overrides) if overrides else policy
 
 
+#: byte-order marks recognised in a labels file, longest first (UTF-32 LE starts as UTF-16 LE)
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+#: delimiters a labels file may use (the one most frequent in the header line wins)
+LABEL_DELIMITERS = (",", ";", "\t")
+
+
+def _decode_labels(raw: bytes, source: str) -> str:
+    """Text of a labels file: UTF-8 (BOM or not), or UTF-16/32 with a byte-order mark."""
+    encoding = next((enc for bom, enc in _BOMS if raw.startswith(bom)), "utf-8")
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise MlkitError(
+            f"{source}: not {encoding.upper()} text (byte 0x{raw[exc.start]:02x} at position "
+            f"{exc.start}); save it as a UTF-8 CSV"
+        ) from None
+    if "\x00" in text:
+        raise MlkitError(
+            f"{source}: holds NUL bytes (UTF-16 without a byte-order mark, or not a text file); "
+            "save it as a UTF-8 CSV"
+        )
+    return text
+
+
 def _read_labels(csv: str | Path | pd.DataFrame, policy: LabelPolicy) -> tuple[str, pd.DataFrame]:
-    """The labels table and its name for messages; checks the id and target columns."""
+    """The labels table and its name for messages; checks the id and target columns.
+
+    A file may be UTF-8 (with or without BOM) or UTF-16/32 with a byte-order mark, and
+    comma-, semicolon- or tab-separated (the delimiter most frequent in the header line);
+    surrounding spaces of the column names are dropped.
+    """
     if isinstance(csv, pd.DataFrame):
         source, table = "labels", csv.copy()
     else:
         source = str(csv)
         if not Path(csv).is_file():
             raise FileNotFoundError(f"{source}: labels file not found")
+        text = _decode_labels(Path(csv).read_bytes(), source)
+        if not text.strip():
+            raise MlkitError(f"{source}: empty labels file")
+        header = next(line for line in text.splitlines() if line.strip())
+        sep = max(LABEL_DELIMITERS, key=header.count)
         try:
-            table = pd.read_csv(csv, dtype=str, keep_default_na=False)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+            table = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, sep=sep)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
             raise MlkitError(f"{source}: not a readable CSV ({one_line(exc)})") from exc
+        table.columns = [str(c).strip() for c in table.columns]
+        repeated = sorted({c for c in table.columns if list(table.columns).count(c) > 1})
+        if repeated:
+            raise MlkitError(f"{source}: repeated column name(s) {', '.join(map(repr, repeated))}")
+        if table.empty:
+            raise MlkitError(f"{source}: no label rows (only a header)")
     for what, col in (("id", policy.id_column), ("target", policy.target)):
         if col not in table.columns:
             raise MlkitError(
@@ -501,7 +554,14 @@ def _check_classes(y: pd.Series, source: str, target: str, report: DatasetReport
 
 
 def load_features(path: str | Path) -> pd.DataFrame:
-    """Read a feature table (``.parquet`` or ``.csv``) written by ``mlkit featurize``."""
+    """Read a feature table (``.parquet`` or ``.csv``) written by ``mlkit featurize``.
+
+    Its provenance (how it was made: featurization settings and feature schema) comes
+    back in ``frame.attrs["mlkit"]``: from the parquet metadata, or from the side-car
+    ``<table>.csv.mlkit.json`` of a CSV; absent for tables made elsewhere.
+    """
+    import json
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: feature table not found")
@@ -511,6 +571,12 @@ def load_features(path: str | Path) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=True)
         if "error" in frame.columns:
             frame["error"] = frame["error"].fillna("").astype(str)
+        sidecar = path.with_name(path.name + ".mlkit.json")
+        if sidecar.is_file():
+            try:
+                frame.attrs["mlkit"] = json.loads(sidecar.read_text())
+            except ValueError as exc:
+                raise MlkitError(f"{sidecar}: unreadable provenance ({one_line(exc)})") from None
     else:
         raise MlkitError(f"{path}: unknown feature table format (use .parquet or .csv)")
     if "id" not in frame.columns:

@@ -117,10 +117,9 @@ def collect_paths(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    msg = text[0] if text else type(exc).__name__
-    if not msg:
-        msg = type(exc).__name__
+    # every line: pymatgen puts the cause on the second one ("No structure parsed for
+    # section 1 in CIF.\nSingular matrix")
+    msg = " ".join(str(exc).split()) or type(exc).__name__
     if len(msg) > _MAX_REASON_CHARS:
         msg = msg[: _MAX_REASON_CHARS - 3] + "..."
     return msg
@@ -215,6 +214,15 @@ def _cif_atom_rows(path: Path) -> int:
 def _read_poscar(path: Path) -> Structure:
     from pymatgen.io.vasp import Poscar
 
+    # pymatgen allocates the declared sites before reading them: a counts line of 3e8
+    # takes ~20 s and ~5 GB before "list index out of range"
+    declared = site_count_lower_bound(path)
+    if declared is not None:
+        with open(path, "rb") as fh:
+            n_lines = sum(1 for _ in fh)
+        if declared > n_lines:
+            raise ValueError(
+                f"counts line declares {declared} sites but the file has {n_lines} lines")
     return Poscar.from_file(path, check_for_potcar=False).structure
 
 

@@ -2,7 +2,11 @@
 
 Rules (each failure is a one-line :class:`~mlkit.errors.StructureError` naming the source):
 
-* empty structure (no sites), non-finite coordinates;
+* empty structure (no sites), non-finite coordinates, a fractional coordinate beyond
+  +-``MAX_ABS_FRACTIONAL`` (1000 cells: a mistyped 1e300 would make every distance-based
+  feature infinite);
+* a species that is not an element (pymatgen reads unknown symbols such as ``Xx`` or ``Q``
+  as dummy species, which no featurizer can use);
 * more sites than ``max_sites`` (default 2000);
 * degenerate cell: volume <= 0, a lattice angle below 5 deg or above 175 deg, or
   ``V / (a b c) < 0.01`` (the three lattice vectors almost coplanar);
@@ -28,6 +32,7 @@ __all__ = [
     "MIN_VOLUME_PER_ATOM_A3",
     "MAX_VOLUME_PER_ATOM_A3",
     "MIN_ANGLE_DEG",
+    "MAX_ABS_FRACTIONAL",
     "SPLIT_OCCUPANCY_TOL",
 ]
 
@@ -35,6 +40,7 @@ MIN_VOLUME_PER_ATOM_A3 = 1.0
 MAX_VOLUME_PER_ATOM_A3 = 200.0
 MIN_ANGLE_DEG = 5.0
 MIN_NORMALISED_VOLUME = 0.01
+MAX_ABS_FRACTIONAL = 1000.0
 _OCCUPANCY_TOL = 1e-3
 SPLIT_OCCUPANCY_TOL = 0.1
 
@@ -78,6 +84,33 @@ def validate_structure(
     frac = structure.frac_coords
     if not np.all(np.isfinite(frac)):
         raise StructureError(source, "non-finite atomic coordinates")
+    far = np.abs(frac).max(axis=1)
+    if np.any(far > MAX_ABS_FRACTIONAL):
+        i = int(np.argmax(far))
+        raise StructureError(
+            source, f"absurd fractional coordinate {frac[i][np.argmax(np.abs(frac[i]))]:.3g} "
+            f"(site {_site_label(structure, i)}; limit +-{MAX_ABS_FRACTIONAL:g})")
+    _check_elements(structure, source)
+    with np.errstate(all="ignore"):  # a 1e300 cell overflows; the checks below refuse it
+        _check_cell(structure, source, n)
+    if min_distance_A > 0:
+        _check_overlaps(structure, source, min_distance_A)
+
+
+def _check_elements(structure: Structure, source: str) -> None:
+    """Refuse species that are not elements (pymatgen's dummy species for unknown symbols)."""
+    from pymatgen.core import Element
+
+    for i, site in enumerate(structure):
+        for sp in site.species:
+            if not isinstance(getattr(sp, "element", sp), Element):
+                symbol = getattr(sp, "symbol", str(sp))
+                raise StructureError(
+                    source, f"unknown element {symbol!r} at site {i} (not in the periodic table)")
+
+
+def _check_cell(structure: Structure, source: str, n: int) -> None:
+    """Degenerate cells and absurd densities (see the module docstring)."""
     lat = structure.lattice
     abc = np.asarray(lat.abc, dtype=float)
     angles = np.asarray(lat.angles, dtype=float)
@@ -102,8 +135,6 @@ def validate_structure(
             f"absurd cell: volume per site {vpa:.3g} A^3 outside "
             f"[{MIN_VOLUME_PER_ATOM_A3:g}, {MAX_VOLUME_PER_ATOM_A3:g}]",
         )
-    if min_distance_A > 0:
-        _check_overlaps(structure, source, min_distance_A)
 
 
 def _check_overlaps(structure: Structure, source: str, min_distance_A: float) -> None:

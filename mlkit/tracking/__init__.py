@@ -75,6 +75,33 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
     return f"sqlite:///{Path.cwd() / DEFAULT_TRACKING_URI_NAME}"
 
 
+def check_reachable(uri: str, timeout_s: float = 10.0) -> None:
+    """Fail fast when an HTTP tracking server does not answer (other stores: no check).
+
+    mlflow retries a refused connection with exponential backoff (by default 7 times,
+    minutes in all); one ``GET <uri>/health`` with a short timeout says at once that the
+    server is not there.
+
+    Raises
+    ------
+    MlkitError
+        ``"tracking server http://...: unreachable (<reason>)"``.
+    """
+    if not uri.startswith(("http://", "https://")):
+        return
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout_s):
+            pass
+    except urllib.error.HTTPError:
+        return  # it answered (an old server or a proxy without /health)
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise MlkitError(f"tracking server {uri}: unreachable ({one_line(reason)})") from None
+
+
 def _sqlite_dir(uri: str) -> Path | None:
     if uri.startswith("sqlite:///"):
         return Path(uri[len("sqlite:///"):]).resolve().parent
@@ -207,6 +234,7 @@ def log_training(
 
     tracking = tracking if tracking is not None else TrackingSettings()
     register_name, alias = tracking.register_name, tracking.alias
+    check_reachable(resolve_tracking_uri(tracking.tracking_uri))
     uri = _setup(tracking.tracking_uri, tracking.experiment)
     trainer = result.trainer
     settings = result.settings

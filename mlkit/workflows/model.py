@@ -10,9 +10,15 @@ logged unchanged as the artefacts of the MLflow pyfunc model:
 
 * ``pipeline.joblib`` -- the fitted imputer -> scaler -> model pipeline;
 * ``settings.json`` -- ``format_version``, the input contract (:meth:`FittedModel.spec`),
-  ``featurization`` (versioned :meth:`FeaturizationSettings.to_dict`), ``labels``
+  ``featurization`` (versioned :meth:`FeaturizationSettings.to_dict`), ``feature_schema``
+  (:func:`mlkit.features.feature_schema` of the training table: row layout, feature-code
+  hash, mlkit version; ``{}`` when the table did not say), ``labels``
   (:meth:`LabelPolicy.to_dict`) and ``training`` (model family, parameters, rows), plus
   flat copies of the main settings for the MLflow params view.
+
+Model mismatch: :func:`feature_mismatches` lists how a feature table's provenance differs
+from the model's (settings field by field, row layout, feature code); predict refuses
+such a table in one line naming every difference unless ``allow_mismatch`` is given.
 
 :func:`load_trained_model` reads such a directory (or an MLflow model directory, whose
 files sit under ``artifacts/``) with joblib and json only: no mlflow import.
@@ -33,7 +39,13 @@ from mlkit.models.dataset import LabelPolicy
 from mlkit.models.fitted import FittedModel
 from mlkit.utils import atomic_write_text
 
-__all__ = ["MODEL_FORMAT_VERSION", "TrainedModel", "load_trained_model"]
+__all__ = [
+    "MODEL_FORMAT_VERSION",
+    "TrainedModel",
+    "check_feature_provenance",
+    "feature_mismatches",
+    "load_trained_model",
+]
 
 #: bump when the layout of ``settings.json`` changes
 MODEL_FORMAT_VERSION = 2
@@ -53,12 +65,15 @@ class TrainedModel:
         ``feature_errors="keep-partial"`` lets partially featurized rows be predicted).
     training : dict
         ``model`` (family), ``params``, ``n_train``, ``feature_source``.
+    feature_schema : dict
+        :func:`mlkit.features.feature_schema` of the training table (``{}``: unknown).
     """
 
     fitted: FittedModel
     featurization: FeaturizationSettings
     labels: LabelPolicy
     training: dict[str, Any] = field(default_factory=dict)
+    feature_schema: dict[str, Any] = field(default_factory=dict)
 
     @property
     def task(self) -> str:
@@ -79,6 +94,7 @@ class TrainedModel:
             **{k: feat[k] for k in ("featurizers", "mobile_ion", "disorder", "max_sites")},
             **self.training,
             "featurization": feat,
+            "feature_schema": dict(self.feature_schema),
             "labels": self.labels.to_dict(),
             "training": dict(self.training),
         }
@@ -127,11 +143,108 @@ class TrainedModel:
             )
             training = {k: settings[k] for k in ("model", "params", "n_train", "feature_source")
                         if k in settings}
-        return cls(fitted, featurization, labels, training)
+        return cls(fitted, featurization, labels, training,
+                   dict(settings.get("feature_schema") or {}))
 
     def predict_frame(self, frame):
         """See :meth:`FittedModel.predict_frame`."""
         return self.fitted.predict_frame(frame)
+
+
+_SETTING_FIELDS = ("featurizers", "mobile_ion", "disorder", "max_sites", "featurizer_params")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple) and all(isinstance(v, str) for v in value):
+        return ",".join(value) or "()"
+    return repr(value)
+
+
+def feature_mismatches(
+    model: TrainedModel, provenance: Mapping[str, Any] | None, where: str = "in the table"
+) -> list[str]:
+    """How a feature table was made differently from the model's training inputs.
+
+    Parameters
+    ----------
+    model : TrainedModel
+    provenance : mapping or None
+        A table's ``attrs["mlkit"]`` (:func:`mlkit.features.table_provenance`): its
+        ``featurization`` settings and feature ``schema``. ``None`` or ``{}``: unknown,
+        nothing to compare.
+    where : str
+        How the table's side is named in the phrases (``"in the table"``, ``"here"``).
+
+    Returns
+    -------
+    list of str
+        One phrase per difference, e.g. ``"mobile_ion 'Li' in the table, 'Na' in the
+        model"``; the schema is compared only when the model recorded one.
+    """
+    out: list[str] = []
+    if not provenance:
+        return out
+    if provenance.get("featurization") is not None:
+        try:
+            table = FeaturizationSettings.from_dict(provenance["featurization"])
+        except (MlkitError, TypeError) as exc:
+            return [f"the table's featurization settings are unreadable ({exc})"]
+        for name in _SETTING_FIELDS:
+            a, b = getattr(table, name), getattr(model.featurization, name)
+            if a != b:
+                out.append(f"{name} {_show(a)} {where}, {_show(b)} in the model")
+    schema, ours = provenance.get("schema") or {}, model.feature_schema
+    if schema and ours:
+        if schema.get("row_schema") != ours.get("row_schema"):
+            out.append(f"feature row schema {schema.get('row_schema')} {where}, "
+                       f"{ours.get('row_schema')} in the model")
+        if schema.get("code") != ours.get("code"):
+            out.append(f"feature code {schema.get('code')} (mlkit {schema.get('mlkit')}) "
+                       f"{where}, {ours.get('code')} (mlkit {ours.get('mlkit')}) in the model")
+    return out
+
+
+def check_feature_provenance(
+    model: TrainedModel,
+    provenance: Mapping[str, Any] | None,
+    *,
+    source: str = "feature table",
+    allow_mismatch: bool = False,
+    where: str = "in the table",
+) -> list[str]:
+    """Refuse a table made differently from the model's inputs (see :func:`feature_mismatches`).
+
+    Parameters
+    ----------
+    model : TrainedModel
+    provenance : mapping or None
+        The table's ``attrs["mlkit"]``.
+    source : str
+        The table's name in the message (its path, or what made it).
+    allow_mismatch : bool, default False
+        Return the differences instead of raising (``--allow-feature-mismatch``).
+    where : str
+        See :func:`feature_mismatches`.
+
+    Returns
+    -------
+    list of str
+        The differences (empty when the table matches or says nothing).
+
+    Raises
+    ------
+    MlkitError
+        ``"<source> does not match the model: mobile_ion 'Li' in the table, 'Na' in the
+        model; ... (...)"``, one line.
+    """
+    diffs = feature_mismatches(model, provenance, where)
+    if diffs and not allow_mismatch:
+        raise MlkitError(
+            f"{source} does not match the model: {'; '.join(diffs)} (featurize with the "
+            "model's settings and this mlkit, retrain, or pass allow_mismatch / "
+            "--allow-feature-mismatch to predict anyway)"
+        )
+    return diffs
 
 
 def load_trained_model(model: str | Path, *, tracking_uri: str | None = None) -> TrainedModel:

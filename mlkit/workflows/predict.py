@@ -22,6 +22,16 @@ warning                 partial featurization errors of a row that was still pre
                         (models trained with ``feature_errors="keep-partial"``: the
                         missing features are imputed as in training)
 ======================= ===============================================================
+
+Model mismatch: a table whose provenance (``attrs["mlkit"]``, kept by
+:func:`~mlkit.features.write_table` and :func:`~mlkit.models.dataset.load_features`) says
+it was made with other featurization settings (featurizers, mobile ion, disorder, site
+limit, group parameters) or another feature schema (row layout, feature code) than the
+model's inputs is refused in one line naming each difference; so is a table that lacks
+model inputs (missing or renamed columns; columns the model does not read are ignored).
+:func:`predict_paths` featurizes with the model's settings, so only the feature code can
+differ there (another mlkit since training). ``allow_mismatch=True``
+(``--allow-feature-mismatch``) predicts anyway and puts the differences in ``warning``.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from mlkit.errors import MlkitError
 from mlkit.features import featurize_paths
 from mlkit.models.dataset import load_features
 from mlkit.structures import collect_paths
-from mlkit.workflows.model import TrainedModel, load_trained_model
+from mlkit.workflows.model import TrainedModel, check_feature_provenance, load_trained_model
 
 __all__ = ["OUTPUT_COLUMNS", "predict_features", "predict_paths", "predict_table"]
 
@@ -46,22 +56,58 @@ OUTPUT_COLUMNS = (
 )
 
 
-def predict_table(model: TrainedModel, features: pd.DataFrame) -> pd.DataFrame:
+def _check_columns(model: TrainedModel, frame: pd.DataFrame, source: str) -> None:
+    """Refuse a table without the model's input columns (missing or renamed)."""
+    try:
+        model.fitted.prepare_inputs(frame.head(1))
+    except MlkitError as exc:
+        known = set(model.fitted.input_columns) | {"id", "source", "error", "disorder",
+                                                   "rotation_screen", "rotation_screen_reason"}
+        unknown = [str(c) for c in frame.columns if c not in known]
+        extra = (f"; columns the model does not know: {', '.join(unknown[:8])}"
+                 + (f" (+{len(unknown) - 8})" if len(unknown) > 8 else "")) if unknown else ""
+        raise MlkitError(f"{source} does not match the model: {exc}{extra} (made with other "
+                         "featurizers or renamed?)") from None
+
+
+def predict_table(
+    model: TrainedModel,
+    features: pd.DataFrame,
+    *,
+    source: str = "feature table",
+    allow_mismatch: bool = False,
+) -> pd.DataFrame:
     """Predictions for a feature table (rows with a non-empty ``error`` stay error rows).
 
     Parameters
     ----------
     model : TrainedModel
     features : DataFrame
-        ``id`` (+ ``source``, ``error``) and the raw feature columns.
+        ``id`` (+ ``source``, ``error``) and the raw feature columns; its
+        ``attrs["mlkit"]`` (provenance), when present, must match the model.
+    source : str
+        The table's name in error messages.
+    allow_mismatch : bool, default False
+        Predict a table made differently from the model's inputs; the differences go to
+        every row's ``warning``.
 
     Returns
     -------
     DataFrame with :data:`OUTPUT_COLUMNS`, one row per input row, input order.
+
+    Raises
+    ------
+    MlkitError
+        The table's provenance differs from the model's (each difference named), or it
+        lacks model inputs.
     """
+    where = "here" if source == "this mlkit's featurization" else "in the table"
+    diffs = check_feature_provenance(model, features.attrs.get("mlkit"), source=source,
+                                     allow_mismatch=allow_mismatch, where=where)
     frame = features.reset_index(drop=True).copy()
     if "id" not in frame:
-        raise MlkitError("feature table has no 'id' column")
+        raise MlkitError(f"{source} has no 'id' column")
+    _check_columns(model, frame, source)
     if "source" not in frame:
         frame["source"] = ""
     err = frame["error"].fillna("").astype(str) if "error" in frame else pd.Series(
@@ -91,6 +137,9 @@ def predict_table(model: TrainedModel, features: pd.DataFrame) -> pd.DataFrame:
         out.loc[ok, "out_of_range_features"] = pred["out_of_range_features"].to_numpy()
         if model.labels.target_transform == "log10" and model.task == "regression":
             out.loc[ok, "prediction_raw"] = 10.0 ** pred["prediction"].to_numpy(dtype=float)
+    if diffs:
+        note = "model mismatch allowed: " + "; ".join(diffs)
+        out["warning"] = [f"{w}; {note}" if w else note for w in out["warning"]]
     return out[list(OUTPUT_COLUMNS)]
 
 
@@ -103,6 +152,7 @@ def predict_paths(
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
     progress: bool = True,
+    allow_mismatch: bool = False,
 ) -> pd.DataFrame:
     """Featurize ``paths`` as at training time and predict them.
 
@@ -117,13 +167,28 @@ def predict_paths(
         As for training (default ``$MLFLOW_TRACKING_URI`` or ``sqlite:///mlflow.db``).
     jobs, cache_dir, use_cache, progress
         As for :func:`mlkit.features.featurize_paths`.
+    allow_mismatch : bool, default False
+        Predict even when this mlkit's feature code differs from the model's (see
+        :func:`predict_table`).
 
     Returns
     -------
     DataFrame with :data:`OUTPUT_COLUMNS`.
+
+    Raises
+    ------
+    MlkitError
+        The feature code or row layout of this mlkit differs from the model's (checked
+        before featurizing).
     """
+    from mlkit.features import table_provenance
+
     if not isinstance(model, TrainedModel):
         model = load_trained_model(model, tracking_uri=tracking_uri)
+    provenance = table_provenance(model.featurization)
+    # before featurizing: only the feature code can differ (the settings are the model's)
+    check_feature_provenance(model, provenance, source="this mlkit's featurization",
+                             allow_mismatch=allow_mismatch, where="here")
     files: list[Path] = []
     bad_rows = []
     for entry in paths:
@@ -142,7 +207,9 @@ def predict_paths(
     if not tables:
         raise FileNotFoundError("no structure files given")
     features = pd.concat(tables, ignore_index=True)
-    return predict_table(model, features)
+    features.attrs["mlkit"] = provenance
+    return predict_table(model, features, source="this mlkit's featurization",
+                         allow_mismatch=allow_mismatch)
 
 
 def predict_features(
@@ -150,9 +217,16 @@ def predict_features(
     features: str | Path | pd.DataFrame,
     *,
     tracking_uri: str | None = None,
+    allow_mismatch: bool = False,
 ) -> pd.DataFrame:
-    """Predict a feature table (``.parquet``/``.csv`` or DataFrame) with a model."""
+    """Predict a feature table (``.parquet``/``.csv`` or DataFrame) with a model.
+
+    The table must match the model (see :func:`predict_table`; ``allow_mismatch``).
+    """
     if not isinstance(model, TrainedModel):
         model = load_trained_model(model, tracking_uri=tracking_uri)
-    table = features if isinstance(features, pd.DataFrame) else load_features(features)
-    return predict_table(model, table)
+    if isinstance(features, pd.DataFrame):
+        table, source = features, "feature table"
+    else:
+        table, source = load_features(features), str(features)
+    return predict_table(model, table, source=source, allow_mismatch=allow_mismatch)

@@ -9,6 +9,11 @@
   cloned with the task the labels give;
 * :class:`~mlkit.tracking.TrackingSettings` -- MLflow experiment and registration
   (``None``: no tracking).
+
+The model directory (``<output_dir>/final_model``) and every table and figure are written
+before tracking starts, so a tracking store that is unreachable or goes away during
+logging loses nothing: :func:`train` still returns, with the one-line reason in
+``TrainResult.tracking_error`` (``mlkit train`` prints it and exits with status 3).
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from mlkit.models.fitted import FittedModel
 from mlkit.models.metrics import PRIMARY
 from mlkit.models.trainer import Trainer
 from mlkit.tracking import TrackingSettings
-from mlkit.utils import atomic_write_text, file_sha256
+from mlkit.utils import atomic_write_text, file_sha256, one_line
 from mlkit.workflows.model import TrainedModel
 
 __all__ = ["TrainResult", "train"]
@@ -61,6 +66,7 @@ class TrainResult:
     subset_result: Any = None
     subset_metrics: dict[str, float] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
+    tracking_error: str | None = None
 
     @property
     def settings(self) -> dict[str, Any]:
@@ -86,7 +92,10 @@ class TrainResult:
         if self.registered:
             r = self.registered
             lines.append(f"registered models:/{r['name']}@{r['alias']} (version {r['version']})")
-        lines.append(f"artefacts in {self.output_dir}")
+        if self.tracking_error:
+            lines.append(f"MLflow tracking failed: {self.tracking_error}")
+        lines.append(f"artefacts in {self.output_dir} (model in "
+                     f"{self.output_dir / 'final_model'})")
         return "\n".join(lines)
 
 
@@ -121,7 +130,10 @@ def train(
         A table written by ``mlkit featurize``; ``featurization`` should say how it was
         made (it is stored with the model and used by ``mlkit predict``).
     featurization : FeaturizationSettings, optional
-        Default ``FeaturizationSettings()``.
+        Default: the settings a given feature table records (``attrs["mlkit"]``, see
+        :func:`mlkit.features.table_provenance`), else ``FeaturizationSettings()``. A
+        table that records other settings than the ones given is refused (the model
+        would featurize new structures differently from its training rows).
     trainer : Trainer, optional
         The estimator's settings (default ``Trainer()``); cloned with the task found by
         the label policy, then fitted.
@@ -143,6 +155,7 @@ def train(
     """
     if (structures is None) == (features is None):
         raise MlkitError("give exactly one of structures (--structures) or features (--features)")
+    given_featurization = featurization
     featurization = featurization if featurization is not None else FeaturizationSettings()
     t_start = time.perf_counter()
     out = Path(output_dir) if output_dir is not None else Path(tempfile.mkdtemp(prefix="mlkit-"))
@@ -166,6 +179,8 @@ def train(
         feature_sha = file_sha256(features)
         feature_origin = _origin(features)
     timings["featurize_s"] = time.perf_counter() - t_feat
+    source = str(features) if isinstance(features, str | Path) else "feature table"
+    featurization, schema = _table_settings(table, featurization, given_featurization, source)
     labels_sha = sha256_frame(labels) if isinstance(labels, pd.DataFrame) else (
         file_sha256(labels) if Path(labels).is_file() else ""
     )
@@ -179,6 +194,7 @@ def train(
         FittedModel.from_trainer(estimator, report.classes), featurization, policy,
         training={"model": estimator.best_model_, "params": estimator.best_params_,
                   "n_train": int(len(y)), "feature_source": feature_source},
+        feature_schema=schema,
     )
     result = TrainResult(trainer=estimator, report=report, model=model, output_dir=out,
                          timings_s=timings)
@@ -195,6 +211,7 @@ def train(
     timings["explain_s"] = time.perf_counter() - t_explain
     wall = time.perf_counter() - t_start
     t_track = time.perf_counter()
+    model.save(out / "final_model")  # before tracking: a store that fails loses nothing
     if tracking is not None:
         from mlkit.tracking import DatasetInput, log_training
         from mlkit.workflows.serving import STRUCTURE_PREDICTOR
@@ -205,15 +222,19 @@ def train(
                          else _origin(labels), labels_sha, targets=policy.target),
             DatasetInput("features", table, feature_origin, feature_sha),
         ]
-        info = log_training(result, tracking, params={
-            "labels_sha256": labels_sha, "features_sha256": feature_sha,
-            "wall_time_s": round(wall, 2),
-        }, inputs=inputs, structure_predictor=STRUCTURE_PREDICTOR)
-        result.run_id = info["run_id"]
-        result.model_uri = info["model_uri"]
-        result.registered = info.get("registered")
-    else:
-        model.save(out / "final_model")
+        try:
+            info = log_training(result, tracking, params={
+                "labels_sha256": labels_sha, "features_sha256": feature_sha,
+                "wall_time_s": round(wall, 2),
+            }, inputs=inputs, structure_predictor=STRUCTURE_PREDICTOR)
+        except Exception as exc:  # noqa: BLE001 - any store failure: keep the local model
+            text = one_line(exc, 300)
+            result.tracking_error = text if isinstance(exc, MlkitError) else \
+                f"{type(exc).__name__}: {text}"
+        else:
+            result.run_id = info["run_id"]
+            result.model_uri = info["model_uri"]
+            result.registered = info.get("registered")
     timings["tracking_s"] = time.perf_counter() - t_track
     timings["total_s"] = time.perf_counter() - t_start
     return result
@@ -222,6 +243,38 @@ def train(
 def _origin(path: str | Path) -> str:
     """Absolute path of a local input (the dataset source shown by MLflow)."""
     return str(Path(path).resolve())
+
+
+def _table_settings(
+    table: pd.DataFrame,
+    featurization: FeaturizationSettings,
+    given: FeaturizationSettings | None,
+    source: str,
+) -> tuple[FeaturizationSettings, dict[str, Any]]:
+    """The settings and feature schema to store with the model, from the table's provenance.
+
+    A table that records how it was made gives its schema; its settings replace the
+    default when none were given and must equal the given ones otherwise. A table that
+    records nothing keeps the given settings and an empty (unknown) schema.
+    """
+    provenance = table.attrs.get("mlkit") or {}
+    schema = dict(provenance.get("schema") or {})
+    if provenance.get("featurization") is None:
+        return featurization, schema
+    made = FeaturizationSettings.from_dict(provenance["featurization"])
+    if given is None:
+        return made, schema
+    diffs = [f"{name} {getattr(made, name)!r} in the table, {getattr(given, name)!r} given"
+             for name in ("featurizers", "mobile_ion", "disorder", "max_sites",
+                          "featurizer_params")
+             if getattr(made, name) != getattr(given, name)]
+    if diffs:
+        raise MlkitError(
+            f"{source} was made with other featurization settings than given: "
+            f"{'; '.join(diffs)} (give the table's settings, e.g. --mobile-ion, so that "
+            "predict featurizes new structures the same way)"
+        )
+    return given, schema
 
 
 def _write_tables(result: TrainResult) -> None:
