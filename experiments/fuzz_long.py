@@ -41,6 +41,21 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from fuzz import mutators as fz  # noqa: E402
 
+#: third-party seed files (used when present; tests reach them through shared_path)
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+PHONONDB = SHARED_DATASETS / "phonondb_na" / "structures"
+OBELIX = SHARED_DATASETS / "obelix" / "cifs_train"
+OBELIX_LABELS = SHARED_DATASETS / "obelix" / "train.csv"
+
+
+def shared_status() -> dict[str, str]:
+    """Which shared seed sources are present (``"present"``) or why they are skipped."""
+    out = {}
+    for name, src in (("phonondb_na", PHONONDB), ("obelix", OBELIX),
+                      ("obelix_labels", OBELIX_LABELS)):
+        out[name] = "present" if src.exists() else f"absent: {src} not found"
+    return out
+
 OUT = ROOT / "experiments" / "results" / "fuzz"
 
 
@@ -61,10 +76,10 @@ def _table(counts: dict[str, Counter], outcomes: list[str]) -> str:
 
 
 def run_structures(n: int, seed: int, directory: Path) -> tuple[pd.DataFrame, list[fz.Case]]:
-    status = fz.shared_status()
+    status = shared_status()
     seeds = fz.structure_seeds(
-        phonondb=fz.PHONONDB if status["phonondb_na"] == "present" else None,
-        obelix=fz.OBELIX if status["obelix"] == "present" else None,
+        phonondb=PHONONDB if status["phonondb_na"] == "present" else None,
+        obelix=OBELIX if status["obelix"] == "present" else None,
     )
     print(f"structure seeds: {dict(Counter(s.origin for s in seeds))}; shared: {status}")
     rows, cases = [], []
@@ -89,8 +104,8 @@ def run_structures(n: int, seed: int, directory: Path) -> tuple[pd.DataFrame, li
 
 
 def run_labels(n: int, seed: int, directory: Path) -> pd.DataFrame:
-    status = fz.shared_status()
-    seeds = fz.label_seeds(fz.OBELIX_LABELS if status["obelix_labels"] == "present" else None)
+    status = shared_status()
+    seeds = fz.label_seeds(OBELIX_LABELS if status["obelix_labels"] == "present" else None)
     rows = []
     for i in range(n):
         case = fz.label_case(seeds, seed, i)
@@ -195,7 +210,7 @@ def main() -> None:
         "slowest_label_case_s": float(l_df["seconds"].max()) if len(l_df) else None,
         "seconds": {"structures": round(t_struct, 1), "labels": round(t_labels, 1),
                     "total": round(time.perf_counter() - t0, 1)},
-        "shared": fz.shared_status(),
+        "shared": shared_status(),
         "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
                    "2 cores shared with MD runs (nice 10, OMP_NUM_THREADS=1)",
     }

@@ -30,10 +30,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / "datasets" / "demo"
-SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
-PHONONDB = SHARED_DATASETS / "phonondb_na" / "structures"
-OBELIX = SHARED_DATASETS / "obelix" / "cifs_train"
-OBELIX_LABELS = SHARED_DATASETS / "obelix" / "train.csv"
 
 #: per-case wall-time limit (s): a case over it is a hang
 CASE_TIME_LIMIT_S = 20.0
@@ -56,7 +52,7 @@ class Seed:
     mobile_ion : str
         Mobile ion to featurize with (``"Li"`` for OBELiX, else ``"Na"``).
     origin : str
-        Where the file comes from (``demo``, ``phonondb_na``, ``obelix``).
+        Where the file comes from (``demo``, ``phonondb``, ``OBELiX``).
     """
 
     name: str
@@ -89,27 +85,18 @@ def structure_seeds(phonondb: Path | None = None, obelix: Path | None = None,
             warnings.simplefilter("ignore")  # pymatgen's "coordinates rounded" notice
             text = Structure.from_file(p).to(fmt="poscar")
         seeds.append(Seed(p.stem + "_POSCAR", "POSCAR", text.encode(), origin="demo-poscar"))
-    for src, glob, fmt, ion, origin in ((phonondb, "*.vasp", "POSCAR", "Na", "phonondb_na"),
-                                        (obelix, "*.cif", "CIF", "Li", "obelix")):
+    for src, glob, fmt, ion, origin in ((phonondb, "*.vasp", "POSCAR", "Na", "phonondb"),
+                                        (obelix, "*.cif", "CIF", "Li", "OBELiX")):
         for p in sorted(Path(src).glob(glob))[:max_per_source] if src is not None else []:
             seeds.append(Seed(p.stem, fmt, p.read_bytes(), ion, origin))
     return seeds
-
-
-def shared_status() -> dict[str, str]:
-    """Which shared seed sources are present (``"present"``) or why they are skipped."""
-    out = {}
-    for name, src in (("phonondb_na", PHONONDB), ("obelix", OBELIX),
-                      ("obelix_labels", OBELIX_LABELS)):
-        out[name] = "present" if src.exists() else f"absent: {src} not found"
-    return out
 
 
 def label_seeds(obelix: Path | None = None) -> list[Seed]:
     """Real label CSVs: the demo labels, and OBELiX's ``train.csv`` when given."""
     seeds = [Seed("demo_labels", "CSV", (DEMO / "labels.csv").read_bytes())]
     if obelix is not None:
-        seeds.append(Seed("obelix_train", "CSV", Path(obelix).read_bytes(), "Li", "obelix"))
+        seeds.append(Seed("obelix_train", "CSV", Path(obelix).read_bytes(), "Li", "OBELiX"))
     return seeds
 
 

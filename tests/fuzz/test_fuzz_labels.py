@@ -44,7 +44,7 @@ def test_fuzz_demo_labels(tmp_path):
 @pytest.mark.shared
 def test_fuzz_obelix_labels(tmp_path):
     seeds = [s for s in fz.label_seeds(shared_path("obelix", "train.csv"))
-             if s.origin == "obelix"]
+             if s.origin == "OBELiX"]
     cases, outcomes, findings = _run(seeds, 50, tmp_path)
     assert not findings, "\n".join(findings)
     assert outcomes["loaded"] > 5 and outcomes["refused"] > 5

@@ -59,11 +59,11 @@ def test_fuzz_bundled_structures(tmp_path):
 def test_fuzz_shared_structures(tmp_path):
     seeds = fz.structure_seeds(phonondb=shared_path("phonondb_na", "structures"),
                                obelix=shared_path("obelix", "cifs_train"), max_per_source=30)
-    seeds = [s for s in seeds if s.origin in ("phonondb_na", "obelix")]
+    seeds = [s for s in seeds if s.origin in ("phonondb", "OBELiX")]
     cases = [fz.structure_case(seeds, RUN_SEED, i) for i in range(100)]
     outcomes, findings = _run(cases, tmp_path)
     assert not findings, "\n".join(findings)
-    assert {c.seed.origin for c in cases} == {"phonondb_na", "obelix"}
+    assert {c.seed.origin for c in cases} == {"phonondb", "OBELiX"}
     assert outcomes[("read", "refused")] > 10 and outcomes[("featurize", "ok")] > 5
 
 
