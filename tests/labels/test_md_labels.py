@@ -115,3 +115,22 @@ def test_cli_md_run_analyze_and_label(inputs, tmp_path, capsys):
     assert main(["md", "run", str(inputs / "NaCl.vasp"), "--ensemble", "nvt-nose-hoover",
                  "--save-every", "0", "-o", str(md_dir)]) == 2
     assert "save_every must be >= 1" in capsys.readouterr().err
+
+
+def test_cli_options_reach_the_md_and_analysis_settings():
+    """--rotor-species, --npt-equilibration-ps, --pressure-GPa, --reference-time-ps and
+    --analysis-preset become MDSettings / AnalysisSettings fields (label md has both)."""
+    from mlkit.cli import build_parser
+    from mlkit.cli.md import analysis_settings_from_args, settings_from_args
+
+    args = build_parser().parse_args([
+        "label", "md", "x.cif", "-o", "out.csv", "--rotor-species", "PS4,P2S6",
+        "--npt-equilibration-ps", "2", "--pressure-GPa", "0.5", "--reference-time-ps", "30",
+        "--confidence", "0.9", "--analysis-preset", "phonon-paper", "--phi-axis", "y"])
+    md = settings_from_args(args)
+    assert md.rotor_species == ["PS4", "P2S6"] and md.npt_equilibration_ps == 2.0
+    assert md.pressure_GPa == 0.5
+    an = analysis_settings_from_args(args)
+    assert an.rotor_species == ("PS4", "P2S6") and an.reference_time_ps == 30.0
+    assert an.confidence == 0.9 and an.orientation_phi_axis == "y"
+    assert an.diffusivity_fit == "zero_intercept"  # from the preset
