@@ -23,7 +23,8 @@ Rotation
 
 Diffusion
     ``MSD(t_ref) = intercept + 6 D t_ref`` from the OLS line over the window, with the
-    percentile bootstrap over mobile ions (resample ions, average their MSD, refit).
+    percentile bootstrap over mobile ions (resample ions, average their MSD, refit); the
+    lower end is at least 0 (an extrapolated line can go below, an MSD cannot).
     Widened by counting as above with the ``n`` site hops: relative error ``q(n) / n``
     on the measured slope (correlated back-and-forth hops lower the slope, not the
     relative error); with fewer than :data:`MIN_HOPS_FOR_CORRELATION` hops their
@@ -358,6 +359,7 @@ def msd_at_reference(
         lo = min(lo, icpt0 + s_lo * t_ref_ps)
         hi = max(hi, icpt0 + s_hi * t_ref_ps)
         d_lo, d_hi = min(float(d_lo), s_lo * conv), max(float(d_hi), s_hi * conv)
+    lo = max(lo, 0.0)  # an MSD is not negative (the extrapolated line can be)
     return ReferenceValue(float(value), float(lo), float(hi), t_ref_ps, run_ps, confidence,
                           decide(lo, hi, threshold_A2, above=True), slope0 * conv,
                           float(d_lo), float(d_hi), -1 if n_hops is None else int(n_hops))
