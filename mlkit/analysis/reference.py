@@ -191,6 +191,27 @@ def counting_interval(rate: float, n: int, confidence: float,
     return float(rate * k_lo / n), float(rate * k_hi / n)
 
 
+def _bootstrap_over_items(n_items: int, estimate, point: tuple[float, float], *,
+                          n_boot: int, seed: int, confidence: float,
+                          ) -> tuple[float, float, float, float]:
+    """Percentile bootstrap over items (rotors, ions) of a (value, rate) estimate.
+
+    ``estimate(pick)`` maps resampled item indices to ``(value, rate)``. With a single
+    item there is nothing to resample and the ``point`` estimate is returned as both
+    ends. Returns ``(value_low, value_high, rate_low, rate_high)``; the value interval
+    always contains the point value.
+    """
+    value, rate = point
+    if n_items < 2:
+        return value, value, rate, rate
+    rng = np.random.default_rng(seed)
+    boot = np.array([estimate(rng.integers(0, n_items, n_items)) for _ in range(n_boot)])
+    q = [50 * (1 - confidence), 50 * (1 + confidence)]
+    lo, hi = np.percentile(boot[:, 0], q)
+    r_lo, r_hi = np.percentile(boot[:, 1], q)
+    return float(min(lo, value)), float(max(hi, value)), float(r_lo), float(r_hi)
+
+
 def _c_at(a: float, gamma: float, t: float) -> float:
     return float(min(1.0, a * np.exp(-gamma * t)))
 
@@ -249,18 +270,13 @@ def reorientation_at_reference(
     kw = {"start_fraction": start_fraction, "end_fraction": end_fraction}
     a0, g0 = acf_decay_fit(lag_ps, c.mean(axis=0), **kw)
     value = _c_at(a0, g0, t_ref_ps)
-    rng = np.random.default_rng(seed)
-    boot_c, boot_g = [], []
-    if n_rot > 1:
-        for _ in range(n_boot):
-            pick = rng.integers(0, n_rot, n_rot)
-            a, g = acf_decay_fit(lag_ps, c[pick].mean(axis=0), **kw)
-            boot_c.append(_c_at(a, g, t_ref_ps))
-            boot_g.append(g)
-    q = [50 * (1 - confidence), 50 * (1 + confidence)]
-    lo, hi = (np.percentile(boot_c, q) if boot_c else (value, value))
-    g_lo, g_hi = (np.percentile(boot_g, q) if boot_g else (g0, g0))
-    lo, hi = float(min(lo, value)), float(max(hi, value))
+
+    def resampled(pick: np.ndarray) -> tuple[float, float]:
+        a, g = acf_decay_fit(lag_ps, c[pick].mean(axis=0), **kw)
+        return _c_at(a, g, t_ref_ps), g
+
+    lo, hi, g_lo, g_hi = _bootstrap_over_items(n_rot, resampled, (value, g0), n_boot=n_boot,
+                                               seed=seed, confidence=confidence)
     if n_jumps is not None and run_ps > 0:
         base = max(g0, int(n_jumps) * decorrelation_per_jump / (n_rot * run_ps))
         gc_lo, gc_hi = counting_interval(
@@ -269,7 +285,7 @@ def reorientation_at_reference(
             / (n_rot * run_ps))
         lo = min(lo, _c_at(a0, gc_hi, t_ref_ps))
         hi = max(hi, _c_at(a0, gc_lo, t_ref_ps))
-        g_lo, g_hi = min(float(g_lo), gc_lo), max(float(g_hi), gc_hi)
+        g_lo, g_hi = min(g_lo, gc_lo), max(g_hi, gc_hi)
     return ReferenceValue(value, float(lo), float(hi), t_ref_ps, run_ps, confidence,
                           decide(lo, hi, threshold, above=False), g0, float(g_lo),
                           float(g_hi), -1 if n_jumps is None else int(n_jumps))
@@ -336,18 +352,13 @@ def msd_at_reference(
     slope0, icpt0 = fit(m.mean(axis=1))
     value = icpt0 + slope0 * t_ref_ps
     conv = A2_PS_TO_CM2_S / 6.0
-    rng = np.random.default_rng(seed)
-    boot_v, boot_d = [], []
-    if n_ions > 1:
-        for _ in range(n_boot):
-            pick = rng.integers(0, n_ions, n_ions)
-            s, b = fit(m[:, pick].mean(axis=1))
-            boot_v.append(b + s * t_ref_ps)
-            boot_d.append(s * conv)
-    q = [50 * (1 - confidence), 50 * (1 + confidence)]
-    lo, hi = np.percentile(boot_v, q) if boot_v else (value, value)
-    d_lo, d_hi = np.percentile(boot_d, q) if boot_d else (slope0 * conv, slope0 * conv)
-    lo, hi = float(min(lo, value)), float(max(hi, value))
+
+    def resampled(pick: np.ndarray) -> tuple[float, float]:
+        slope, intercept = fit(m[:, pick].mean(axis=1))
+        return intercept + slope * t_ref_ps, slope * conv
+
+    lo, hi, d_lo, d_hi = _bootstrap_over_items(n_ions, resampled, (value, slope0 * conv),
+                                               n_boot=n_boot, seed=seed, confidence=confidence)
     if n_hops is not None and hop_distance_A and run_ps > 0:
         base = max(slope0, 0.0)
         if n_hops < MIN_HOPS_FOR_CORRELATION:  # too few hops to know they cancel
@@ -358,7 +369,7 @@ def msd_at_reference(
             / (n_ions * run_ps))
         lo = min(lo, icpt0 + s_lo * t_ref_ps)
         hi = max(hi, icpt0 + s_hi * t_ref_ps)
-        d_lo, d_hi = min(float(d_lo), s_lo * conv), max(float(d_hi), s_hi * conv)
+        d_lo, d_hi = min(d_lo, s_lo * conv), max(d_hi, s_hi * conv)
     lo = max(lo, 0.0)  # an MSD is not negative (the extrapolated line can be)
     return ReferenceValue(float(value), float(lo), float(hi), t_ref_ps, run_ps, confidence,
                           decide(lo, hi, threshold_A2, above=True), slope0 * conv,
