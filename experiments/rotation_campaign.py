@@ -1,0 +1,254 @@
+"""The rotation paper's MD diagnosis over every structure that passes its screen.
+
+A resumable, multi-session campaign driven by mlkit's public command line:
+
+1. the structures are the ``passed`` rows of the screen
+   (``experiments/results/screen/phonondb_screen.csv``, made by
+   ``experiments/rotation_screen_phonondb.py`` with :func:`mlkit.structures.rotation_screen`
+   over ../shared/datasets/phonondb_na), in ascending atom count;
+2. each one is labelled by ``mlkit label md`` (CHGNet, the paper's temperature rule,
+   conventional cell = the phonondb unit cell, an NPT stage at 0 GPa first because the
+   phonondb cells are PBEsol-relaxed, then NVT Nose-Hoover at 2 fs);
+3. as soon as a structure is finished, its label row
+   (``results/campaign/<stage>/rows/<id>.csv``) and decimated curves (C(t) per rotor
+   species and the mobile-ion MSD, ``.../curves/<id>.csv``) are written atomically and
+   committed to git; trajectories stay in ``.../work/`` (git-ignored).
+
+Killing the script loses only the runs in flight, and those resume from their MD
+checkpoints when the same command is run again on the same machine; a finished row is
+never recomputed. Shards (``--shard 0/2``, ``--shard 1/2``) split the list for two
+processes with one torch thread each.
+
+Usage::
+
+    python experiments/rotation_campaign.py run --stage survey --shard 0/2
+    python experiments/rotation_campaign.py status --stage survey
+    python experiments/rotation_campaign.py collect --stage survey
+
+Stages fix the MD protocol (``STAGES``); a longer stage over a subset shows the effect of
+the run length on the labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "datasets" / "phonondb_na" / "structures"
+SCREEN = ROOT / "experiments" / "results" / "screen" / "phonondb_screen.csv"
+OUT = ROOT / "experiments" / "results" / "campaign"
+
+#: MD protocol per stage: passed whole to ``mlkit label md``.
+STAGES: dict[str, dict[str, float | int | str]] = {
+    # 4 ps production: fits ~80 % of the screened structures in one 2-core session
+    "survey": {"time_ps": 4.0, "equilibration_ps": 0.5, "npt_ps": 1.0, "seed": 0},
+    # the run-length check on a subset
+    "long": {"time_ps": 20.0, "equilibration_ps": 0.5, "npt_ps": 1.0, "seed": 0},
+}
+#: Points kept of each curve (log-spaced lags).
+N_CURVE_POINTS = 60
+
+
+def screened() -> pd.DataFrame:
+    """Passed structures with their atom counts, smallest first."""
+    from pymatgen.core import Structure
+
+    df = pd.read_csv(SCREEN)
+    df = df[df["passed"]].copy()
+    df["path"] = [str(DATA / f"{i}_POSCAR-unitcell.vasp") for i in df["id"]]
+    df["n_atoms"] = [len(Structure.from_file(p)) for p in df["path"]]
+    return df.sort_values(["n_atoms", "id"]).reset_index(drop=True)
+
+
+def stage_dirs(stage: str) -> tuple[Path, Path, Path]:
+    base = OUT / stage
+    rows, curves, work = base / "rows", base / "curves", base / "work"
+    for d in (rows, curves, work):
+        d.mkdir(parents=True, exist_ok=True)
+    ignore = work / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n")
+    return rows, curves, work
+
+
+def _atomic_csv(df: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(".csv.tmp")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def label_command(path: str, work: Path, protocol: dict) -> list[str]:
+    """The public ``mlkit label md`` invocation of one structure."""
+    return [
+        str(Path(sys.executable).parent / "mlkit"), "label", "md", path,
+        "--temperature-K", "auto", "--supercell-min-length-A", "0",
+        "--time-ps", str(protocol["time_ps"]),
+        "--equilibration-ps", str(protocol["equilibration_ps"]),
+        "--npt-equilibration-ps", str(protocol["npt_ps"]), "--pressure-GPa", "0",
+        "--timestep-fs", "2", "--ensemble", "nvt-nose-hoover", "--potential", "chgnet",
+        "--threads", "1", "--seed", str(protocol["seed"]), "--no-progress",
+        "-o", str(work / "labels.csv"), "--md-dir", str(work / "md"),
+    ]
+
+
+def decimated_curves(md_dir: Path) -> pd.DataFrame:
+    """C(t) per rotor species and the mobile-ion MSD at ~N_CURVE_POINTS log-spaced lags."""
+    from mlkit.analysis import analyze_trajectory
+    from mlkit.labels.md import find_run_dirs, rotor_groups
+    from mlkit.md import TrajectoryStore
+
+    run_dir = find_run_dirs(md_dir)[0]
+    store = TrajectoryStore(run_dir)
+    traj, meta = store.read(), store.read_meta()
+    initial = store.read_initial()
+    mobile = meta.get("mobile_ion", "Na")
+    centers, ligands, labels = rotor_groups(initial, mobile)
+    _, curves = analyze_trajectory(
+        traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
+        float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
+        mobile_ion=mobile, velocities_A_fs=traj["velocities_A_fs"], rotor_labels=labels,
+        site_positions_A=initial.cart_coords, return_curves=True)
+    lag = np.asarray(curves["lag_ps"])
+    keep = np.unique(np.geomspace(1, len(lag) - 1, N_CURVE_POINTS).astype(int))
+    keep = np.concatenate([[0], keep])
+    out = {"lag_ps": lag[keep]}
+    msd = curves["msd_A2"]
+    if isinstance(msd, dict):
+        for sp, values in msd.items():
+            out[f"msd_{sp}_A2"] = np.asarray(values)[keep]
+    for label, values in (curves.get("c_t_by_label") or {}).items():
+        out[f"c_t_{label}"] = np.asarray(values)[keep]
+    return pd.DataFrame(out)
+
+
+def git_commit(paths: list[Path], message: str, attempts: int = 20) -> bool:
+    """Commit ``paths`` only (other staged work is left alone); retries while git is busy."""
+    rel = [str(p.relative_to(ROOT)) for p in paths]
+    for k in range(attempts):
+        add = subprocess.run(["git", "-C", str(ROOT), "add", "--", *rel], capture_output=True)
+        com = subprocess.run(["git", "-C", str(ROOT), "commit", "-q", "-m", message, "--", *rel],
+                             capture_output=True, text=True)
+        if add.returncode == 0 and com.returncode == 0:
+            return True
+        if "nothing to commit" in com.stdout + com.stderr:
+            return True
+        time.sleep(3 + 2 * k)
+    print(f"git commit failed for {rel}: {com.stderr.strip()}", flush=True)
+    return False
+
+
+def run_one(item: pd.Series, stage: str, protocol: dict) -> dict:
+    rows, curves_dir, work_root = stage_dirs(stage)
+    work = work_root / item["id"]
+    work.mkdir(parents=True, exist_ok=True)
+    cmd = label_command(item["path"], work, protocol)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    t0 = time.time()
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall_s = time.time() - t0
+    (work / "command.txt").write_text(" ".join(cmd) + "\n")
+    if (work / "labels.csv").exists():
+        row = pd.read_csv(work / "labels.csv").iloc[0].to_dict()
+    else:
+        row = {"id": Path(item["path"]).stem, "status": "error",
+               "error": (proc.stderr.strip().splitlines() or ["no output"])[-1]}
+    row.update({"mp_id": item["id"], "formula": item["formula"],
+                "connectivity": item["connectivity"], "campaign_stage": stage,
+                "campaign_wall_s": round(wall_s, 1), "campaign_exit_code": proc.returncode,
+                "campaign_command": "mlkit " + " ".join(cmd[1:]).replace(str(ROOT) + "/", "")})
+    files = [rows / f"{item['id']}.csv"]
+    if row.get("status") in ("done", "partial"):
+        try:
+            _atomic_csv(decimated_curves(work / "md"), curves_dir / f"{item['id']}.csv")
+            files.append(curves_dir / f"{item['id']}.csv")
+        except Exception as exc:  # curves are a summary; the row still lands
+            row["campaign_curves_error"] = str(exc).splitlines()[0]
+    _atomic_csv(pd.DataFrame([row]), files[0])
+    decision = row.get("category_decision", row.get("status"))
+    git_commit(files, f"campaign {stage}: {item['id']} {item['formula']} -> "
+                      f"category {row.get('category', 'n/a')} (decided: {decision}), "
+                      f"{wall_s / 60:.1f} min")
+    return row
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    protocol = STAGES[args.stage]
+    k, n = (int(x) for x in args.shard.split("/"))
+    items = screened()
+    if args.ids:
+        items = items[items["id"].isin(args.ids.split(","))]
+    items = items.iloc[k::n]
+    rows, _, _ = stage_dirs(args.stage)
+    todo = [r for _, r in items.iterrows() if not (rows / f"{r['id']}.csv").exists()]
+    print(f"stage {args.stage} {json.dumps(protocol)} shard {args.shard}: "
+          f"{len(items) - len(todo)} done, {len(todo)} to do", flush=True)
+    weights = [int(r["n_atoms"]) for r in todo]
+    with tqdm(total=sum(weights), unit="atom", desc=f"{args.stage} {args.shard}",
+              mininterval=30) as bar:
+        for item, w in zip(todo, weights):
+            row = run_one(item, args.stage, protocol)
+            bar.update(w)
+            bar.write(f"{item['id']} {item['formula']} ({w} atoms): {row.get('status')} "
+                      f"category {row.get('category')} / {row.get('category_decision')} "
+                      f"in {row['campaign_wall_s']:.0f} s")
+
+
+def collect(stage: str) -> pd.DataFrame:
+    rows, _, _ = stage_dirs(stage)
+    parts = [pd.read_csv(p) for p in sorted(rows.glob("*.csv"))]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    items = screened()
+    df = collect(args.stage)
+    done = 0 if df.empty else len(df)
+    print(f"stage {args.stage}: {done} of {len(items)} structures have a row")
+    if df.empty:
+        return
+    print(df["status"].value_counts().to_string())
+    if "category_decision" in df:
+        print(df["category_decision"].value_counts(dropna=False).to_string())
+    hours = df["campaign_wall_s"].sum() / 3600
+    atoms = items.set_index("id").loc[df["mp_id"], "n_atoms"].sum()
+    left = items[~items["id"].isin(df["mp_id"])]["n_atoms"].sum()
+    print(f"{hours:.2f} structure-hours for {atoms} atoms; "
+          f"{left} atoms left -> ~{hours / max(atoms, 1) * left:.1f} structure-hours")
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    df = collect(args.stage)
+    out = OUT / f"{args.stage}_labels.csv"
+    _atomic_csv(df, out)
+    print(f"{len(df)} rows -> {out}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("--stage", choices=sorted(STAGES), default="survey")
+    r.add_argument("--shard", default="0/1", help="k/n: every n-th structure from the k-th")
+    r.add_argument("--ids", default="", help="comma-separated mp ids (default: all passed)")
+    r.set_defaults(func=cmd_run)
+    for name, func in (("status", cmd_status), ("collect", cmd_collect)):
+        s = sub.add_parser(name)
+        s.add_argument("--stage", choices=sorted(STAGES), default="survey")
+        s.set_defaults(func=func)
+    args = p.parse_args()
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()
