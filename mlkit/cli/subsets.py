@@ -35,6 +35,12 @@ def add_parser(subparsers) -> None:
         help="first drop the later column of every pair with |Pearson r| above this "
         "(the paper used 0.9); default: keep all columns",
     )
+    p.add_argument(
+        "--feature-set",
+        default=None,
+        help="only these feature columns: a named set (rotation-paper) or a "
+        "comma-separated list; default: every column",
+    )
     p.add_argument("--cv", type=int, default=10, help="stratified shuffled folds (default 10)")
     p.add_argument("--seed", type=int, default=0, help="fold seed (default 0)")
     p.add_argument("--max-features", type=int, default=None, help="largest subset size")
@@ -76,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlkit.errors import MlkitError
+    from mlkit.features.sets import feature_set_columns
     from mlkit.models.subsets import exhaustive_subset_search, write_outputs
     from mlkit.workflows import prepare_subset_table
 
@@ -93,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         structures=args.structures,
         featurization=featurization_from_args(args),
         corr_threshold=args.corr_threshold,
+        feature_subset=feature_set_columns(args.feature_set),
         jobs=args.jobs or 1,
         cache_dir=args.cache_dir,
         use_cache=not args.no_cache,

@@ -37,6 +37,9 @@ def add_parser(subparsers) -> None:
                    help="validation share of the non-test rows (0.2 -> 72/18/10)")
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--corr-threshold", type=float, default=0.9)
+    m.add_argument("--feature-set", default=None,
+                   help="only these feature columns: a named set (rotation-paper) or a "
+                   "comma-separated list; default: every column")
     m.add_argument("--subset-search", action="store_true",
                    help="also run the exhaustive logistic-regression feature-subset search")
     m.add_argument("--no-explain", action="store_true", help="skip SHAP and the figures")
@@ -58,6 +61,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from mlkit.features.sets import feature_set_columns
     from mlkit.models.trainer import Trainer
     from mlkit.tracking import TrackingSettings
     from mlkit.workflows import train
@@ -65,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(
         models=args.models, outer_folds=args.outer_folds, val_fraction=args.val_fraction,
         n_trials=args.n_trials, seed=args.seed, corr_threshold=args.corr_threshold,
-        n_jobs=args.jobs, progress=not args.no_progress,
+        feature_subset=feature_set_columns(args.feature_set), n_jobs=args.jobs,
+        progress=not args.no_progress,
     )
     tracking = None if args.no_track else TrackingSettings(
         experiment=args.experiment, tracking_uri=args.tracking_uri,

@@ -60,6 +60,10 @@ class Trainer(BaseEstimator):
     seed : int
     corr_threshold : float
         Redundancy filter: drop the later feature of every pair with |r| above it.
+    feature_subset : sequence of str, optional
+        Only these (encoded) columns enter the filters and the models, in this order
+        (e.g. :func:`mlkit.features.sets.feature_set_columns` of a named set); ``None``:
+        every column.
     n_jobs : int
         Outer CV folds in parallel (joblib; Dask via ``joblib.parallel_config``).
     progress : bool
@@ -92,6 +96,7 @@ class Trainer(BaseEstimator):
         n_trials: int = 20,
         seed: int = 0,
         corr_threshold: float = 0.9,
+        feature_subset: Sequence[str] | None = None,
         n_jobs: int = 1,
         progress: bool = True,
     ) -> None:
@@ -102,6 +107,7 @@ class Trainer(BaseEstimator):
         self.n_trials = n_trials
         self.seed = seed
         self.corr_threshold = corr_threshold
+        self.feature_subset = feature_subset
         self.n_jobs = n_jobs
         self.progress = progress
 
@@ -132,6 +138,16 @@ class Trainer(BaseEstimator):
                     + ", ".join(missing[:8])
                 )
             return encoded[self.feature_columns_]
+        if self.feature_subset is not None:
+            wanted = list(self.feature_subset)
+            missing = [c for c in wanted if c not in encoded.columns]
+            if missing:
+                raise MlkitError(
+                    f"feature table lacks {len(missing)} column(s) of the feature subset: "
+                    + ", ".join(missing[:8])
+                )
+            notes.append(f"feature subset: {len(wanted)} of {encoded.shape[1]} columns")
+            encoded = encoded[wanted]
         encoded, self.constant_dropped_ = drop_constant(encoded, notes=notes)
         kept, self.redundant_pairs_ = redundancy_filter(
             encoded, self.corr_threshold, notes=notes

@@ -32,6 +32,7 @@ def prepare_subset_table(
     structures: Sequence[str | Path] | None = None,
     featurization: FeaturizationSettings | None = None,
     corr_threshold: float | None = None,
+    feature_subset: Sequence[str] | None = None,
     jobs: int = 1,
     cache_dir: str | Path | None = None,
     use_cache: bool = True,
@@ -53,6 +54,8 @@ def prepare_subset_table(
         Exactly one: a table from ``mlkit featurize``, or structure files featurized
         with ``featurization`` (default ``FeaturizationSettings()``).
     corr_threshold : float, optional
+    feature_subset : sequence of str, optional
+        Only these (encoded) columns, selected before the constant and |r| filters.
     jobs, cache_dir, use_cache, progress
         As for :func:`mlkit.features.featurize_paths`.
 
@@ -78,6 +81,12 @@ def prepare_subset_table(
     X, y, report = build_training_table(table, labels, replace(policy, task="classification"))
     notes = list(report.notes)
     X = encode_categoricals(X, notes=notes)
+    if feature_subset is not None:
+        missing = [c for c in feature_subset if c not in X.columns]
+        if missing:
+            raise MlkitError(f"feature table lacks {len(missing)} column(s) of the feature "
+                             "subset: " + ", ".join(missing[:8]))
+        X = X.loc[:, list(feature_subset)]
     X, _ = drop_constant(X, notes=notes)
     if corr_threshold is not None:
         kept, _pairs = redundancy_filter(X, corr_threshold, notes=notes)

@@ -37,6 +37,22 @@ def test_trainer_filters_selects_and_refits():
     assert len(oof) == 2 * len(X) and set(oof["model"]) == {"logreg", "rf"}
 
 
+def test_feature_subset_selects_before_the_filters_and_predict_uses_it():
+    feats, labels = synthetic_table()
+    X = feats.set_index("id")[["vpa", "aal", "vpa_twin", "constant", "noise", "connectivity"]]
+    y = labels.set_index("id")["rot"]
+    t = Trainer(task="classification", models="logreg", outer_folds=3, n_trials=2,
+                feature_subset=["aal", "vpa"], progress=False).fit(X, y)
+    assert t.feature_columns_ == ["aal", "vpa"]
+    assert t.redundant_pairs_ == [] and t.constant_dropped_ == []
+    assert t.get_params()["feature_subset"] == ["aal", "vpa"]
+    # predict takes the full table and selects the learned columns
+    assert t.predict(X).shape == (len(X),)
+    with pytest.raises(MlkitError, match="lacks 1 column.*of the feature subset: missing"):
+        Trainer(task="classification", outer_folds=3, n_trials=2, progress=False,
+                feature_subset=["vpa", "missing"]).fit(X, y)
+
+
 def test_trainer_rejects_bad_settings():
     feats, labels = synthetic_table(n=12)
     X = feats.set_index("id")[["vpa", "aal"]]
