@@ -123,8 +123,9 @@ def decimated_curves(md_dir: Path) -> pd.DataFrame:
     out = {"lag_ps": lag[keep]}
     msd = curves["msd_A2"]
     if isinstance(msd, dict):
-        for sp, values in msd.items():
-            out[f"msd_{sp}_A2"] = np.asarray(values)[keep]
+        for sp, values in msd.items():  # (n_lags, 3) per axis -> total
+            values = np.asarray(values)
+            out[f"msd_{sp}_A2"] = (values.sum(axis=1) if values.ndim == 2 else values)[keep]
     for label, values in (curves.get("c_t_by_label") or {}).items():
         out[f"c_t_{label}"] = np.asarray(values)[keep]
     return pd.DataFrame(out)
@@ -204,6 +205,22 @@ def cmd_run(args: argparse.Namespace) -> None:
                       f"in {row['campaign_wall_s']:.0f} s")
 
 
+def cmd_backfill_curves(args: argparse.Namespace) -> None:
+    """Curves for finished rows that lack them (trajectories still on this machine)."""
+    rows, curves_dir, work_root = stage_dirs(args.stage)
+    for path in sorted(rows.glob("*.csv")):
+        row = pd.read_csv(path).iloc[0].to_dict()
+        target = curves_dir / path.name
+        md_dir = work_root / path.stem / "md"
+        if target.exists() or row.get("status") not in ("done", "partial") or not md_dir.exists():
+            continue
+        _atomic_csv(decimated_curves(md_dir), target)
+        row.pop("campaign_curves_error", None)
+        _atomic_csv(pd.DataFrame([row]), path)
+        git_commit([path, target], f"campaign {args.stage}: curves of {path.stem}")
+        print(f"{path.stem}: curves written")
+
+
 def collect(stage: str) -> pd.DataFrame:
     rows, _, _ = stage_dirs(stage)
     parts = [pd.read_csv(p) for p in sorted(rows.glob("*.csv"))]
@@ -242,7 +259,8 @@ def main() -> None:
     r.add_argument("--shard", default="0/1", help="k/n: every n-th structure from the k-th")
     r.add_argument("--ids", default="", help="comma-separated mp ids (default: all passed)")
     r.set_defaults(func=cmd_run)
-    for name, func in (("status", cmd_status), ("collect", cmd_collect)):
+    for name, func in (("status", cmd_status), ("collect", cmd_collect),
+                       ("backfill-curves", cmd_backfill_curves)):
         s = sub.add_parser(name)
         s.add_argument("--stage", choices=sorted(STAGES), default="survey")
         s.set_defaults(func=func)
