@@ -11,6 +11,7 @@ python experiments/phonondb_phonons.py dft [--limit N] [--jobs 1]
     all 1,085 compounds from their DFT FORCE_SETS -> results/phonons/phonondb_dft_labels.csv
 python experiments/phonondb_phonons.py ml --potential sevennet|chgnet [--no-relax] [--n 80]
     the validation subset with an ML potential -> results/phonons/ml_<potential>_<relax>.csv
+    (``--set screened``: the rotation screen's 115 -> ..._screened.csv)
 python experiments/phonondb_phonons.py summary
     DFT distribution + ML-vs-DFT table -> results/phonons/summary.md (+ plots)
 
@@ -87,10 +88,17 @@ def run_ml(args: argparse.Namespace) -> None:
     from mlkit.potentials.spec import CalculatorSpec
 
     idx = index().set_index("mp_id")
-    ids = validation_ids(args.n)
+    if args.set == "screened":  # the rotation screen's structures, smallest first
+        screen = pd.read_csv(HERE / "results" / "screen" / "phonondb_screen.csv")
+        passed = idx.loc[screen.loc[screen["passed"], "id"]]
+        ids = list(passed.sort_values("n_atoms_unitcell").index)
+    else:
+        ids = validation_ids(args.n)
     paths = [DATA / idx.loc[i, "structure_file"] for i in ids]
     settings = PhononSettings(temperatures_K=TEMPERATURES, relax=not args.no_relax)
     tag = f"ml_{args.potential}_{'unrelaxed' if args.no_relax else 'relaxed'}"
+    if args.set == "screened":
+        tag += "_screened"
     t0 = time.time()
     table = label_phonons(paths, None, settings, source="potential",
                           potential=CalculatorSpec(args.potential, threads=1),
@@ -255,6 +263,8 @@ def main() -> None:
     m.add_argument("--potential", default="sevennet")
     m.add_argument("--no-relax", action="store_true")
     m.add_argument("--n", type=int, default=80)
+    m.add_argument("--set", choices=["validation", "screened"], default="validation",
+                   help="the n-compound validation subset, or the rotation screen's")
     m.add_argument("--jobs", type=int, default=1)
     sub.add_parser("summary")
     args = p.parse_args()

@@ -197,7 +197,7 @@ def cmd_run(args: argparse.Namespace) -> None:
     weights = [int(r["n_atoms"]) for r in todo]
     with tqdm(total=sum(weights), unit="atom", desc=f"{args.stage} {args.shard}",
               mininterval=30) as bar:
-        for item, w in zip(todo, weights):
+        for item, w in zip(todo, weights, strict=True):
             row = run_one(item, args.stage, protocol)
             bar.update(w)
             bar.write(f"{item['id']} {item['formula']} ({w} atoms): {row.get('status')} "
