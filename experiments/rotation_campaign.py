@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -48,11 +49,13 @@ SCREEN = ROOT / "experiments" / "results" / "screen" / "phonondb_screen.csv"
 OUT = ROOT / "experiments" / "results" / "campaign"
 
 #: MD protocol per stage: passed whole to ``mlkit label md``.
-STAGES: dict[str, dict[str, float | int | str]] = {
+STAGES: dict[str, dict[str, float | int | str]] = {  # passed whole to ``label_command``
     # 4 ps production: fits ~80 % of the screened structures in one 2-core session
     "survey": {"time_ps": 4.0, "equilibration_ps": 0.5, "npt_ps": 1.0, "seed": 0},
-    # the run-length check on a subset
-    "long": {"time_ps": 20.0, "equilibration_ps": 0.5, "npt_ps": 1.0, "seed": 0},
+    # the run-length check on a subset: continues the survey's trajectories (same
+    # equilibration, the first 4 ps identical), so each long row has a survey twin
+    "long": {"time_ps": 20.0, "equilibration_ps": 0.5, "npt_ps": 1.0, "seed": 0,
+             "extends": "survey"},
 }
 #: Points kept of each curve (log-spaced lags).
 N_CURVE_POINTS = 60
@@ -150,6 +153,11 @@ def git_commit(paths: list[Path], message: str, attempts: int = 20) -> bool:
 def run_one(item: pd.Series, stage: str, protocol: dict) -> dict:
     rows, curves_dir, work_root = stage_dirs(stage)
     work = work_root / item["id"]
+    base = protocol.get("extends")
+    if base and not (work / "md").exists():  # continue the base stage's trajectory
+        src = OUT / str(base) / "work" / item["id"] / "md"
+        if src.exists():
+            shutil.copytree(src, work / "md")
     work.mkdir(parents=True, exist_ok=True)
     cmd = label_command(item["path"], work, protocol)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
