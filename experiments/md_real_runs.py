@@ -113,7 +113,7 @@ def main() -> None:
 PAPER = {"mp-28178": {"paper_category": 1, "paper_rotates": True},
          "mp-4223": {"paper_category": 1, "paper_rotates": True}}
 #: cuts of every run analysed as if the run had stopped there (run-length independence)
-CUTS_PS = (10.0, 20.0, 40.0, 60.0)
+CUTS_PS = (4.0, 10.0, 20.0, 40.0, 60.0)  # 4 ps: the campaign survey length
 CUT_COLUMNS = ["run", "cut_ps", "n_rotors", "n_mobile", "c_t_end", "c_t_ref", "c_t_ref_low",
                "c_t_ref_high", "n_reorientation_jumps", "rotation_decision", "msd_mobile_A2",
                "msd_mobile_ref_A2", "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2",
@@ -237,6 +237,7 @@ def analyze(args: argparse.Namespace) -> None:
 def _plot_cuts(cuts, path) -> None:
     """C(60 ps) and MSD(60 ps) with intervals against the cut length, per run."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for k, (run, g) in enumerate(cuts.groupby("run")):
@@ -245,7 +246,10 @@ def _plot_cuts(cuts, path) -> None:
                                           ("msd_mobile_ref_A2", "msd_mobile_ref_low_A2",
                                            "msd_mobile_ref_high_A2")), strict=True):
             y = g[v].to_numpy(dtype=float)
-            err = [y - g[lo].to_numpy(dtype=float), g[hi].to_numpy(dtype=float) - y]
+            # a point estimate may sit outside its interval (an MSD line extrapolated
+            # below 0 has the interval [0, hi]): bars from the interval, never negative
+            err = np.clip([y - g[lo].to_numpy(dtype=float),
+                           g[hi].to_numpy(dtype=float) - y], 0.0, None)
             ax.errorbar(x, y, yerr=err, marker="o", capsize=3, label=run)
     axes[0].axhline(0.9, color="k", ls=":", lw=1)
     axes[0].set(xlabel="run length used (ps)", ylabel="C(60 ps)", ylim=(-0.05, 1.05),
