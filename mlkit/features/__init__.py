@@ -41,6 +41,7 @@ __all__ = [
     "FEATURIZERS",
     "META_COLUMNS",
     "PROVENANCE_KEY",
+    "BVSEFeaturizer",
     "BaseFeaturizer",
     "ConnectivityFeaturizer",
     "ElectrostaticFeaturizer",

@@ -62,10 +62,12 @@ BUILTIN_FEATURIZERS: dict[str, str] = {
     "connectivity": "mlkit.features.connectivity:ConnectivityFeaturizer",
     "magpie": "mlkit.features.magpie:MagpieFeaturizer",
     "phonon": "mlkit.features.phonon:PhononFeaturizer",
+    "bvse": "mlkit.features.bvse:BVSEFeaturizer",
 }
 
 #: featurizers run when the caller names none (``magpie`` is opt-in: 132 columns;
-#: ``phonon`` is opt-in: seconds to minutes per structure)
+#: ``phonon`` is opt-in: seconds to minutes per structure; ``bvse`` is opt-in: seconds per
+#: structure, ~2 GB for a 13 A cell)
 DEFAULT_FEATURIZERS: tuple[str, ...] = (
     "structural",
     "geometry",
