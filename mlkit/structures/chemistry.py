@@ -527,15 +527,17 @@ def _fractional_search(amounts: dict[str, float], state_set: str) -> _Search:
 
 
 def _closest_note(amounts: dict[str, float]) -> str:
-    """`` (closest: ..., net charge ...)`` for the error message, "" when unknown."""
+    """`` (closest: ..., net charge ...)`` for the error message, "" when unknown (no
+    semicolon: featurization joins error reasons with "; ").
+    """
     search = _fractional_search(amounts, "icsd")
     if search.closest is None:
         return ""
     states = " ".join(f"{el}{q:+g}" for el, q in sorted(search.closest.items(),
                                                           key=lambda kv: -kv[1]))
-    return (f" (closest: {states}, net charge {search.net_charge:+.4g} e, "
-            f"{search.net_fraction:.1%} of the total |charge|; tolerance "
-            f"{NET_CHARGE_TOLERANCE:.0%})")
+    return (f" (closest: {states}, net charge {search.net_charge:+.4g} e = "
+            f"{search.net_fraction:.1%} of the total |charge|, over the "
+            f"{NET_CHARGE_TOLERANCE:.0%} tolerance)")
 
 
 def _fallback_states(elements: list[str]) -> dict[str, float]:
