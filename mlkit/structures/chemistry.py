@@ -421,10 +421,12 @@ def fractional_oxidation_states(
 
     One integer state per element from its common states (``state_set="common"``) or
     its common + ICSD states (``"icsd"``, e.g. Bi(+5), which pymatgen does not list as
-    common). Accepted when the net charge is within :data:`NET_CHARGE_TOLERANCE` of the
-    total |charge|; ranked by: every anion more electronegative than every cation,
-    neutral (:data:`NEUTRAL_CHARGE_FRACTION`) before tolerated, then the ICSD frequency
-    of the states (pymatgen's bond-valence priors, weighted by the amounts). When no
+    common), every anion more electronegative than every cation
+    (:func:`electronegativity_consistent`: no Cl(+3) P(-3) in an argyrodite CIF with twice
+    its Li). Accepted when the net charge is within :data:`NET_CHARGE_TOLERANCE` of the
+    total |charge|; ranked neutral (:data:`NEUTRAL_CHARGE_FRACTION`) before tolerated,
+    then by the ICSD frequency of the states (pymatgen's bond-valence priors, weighted by
+    the amounts). When no
     integer assignment is accepted, one metal (``Element.is_metal``: not P in a
     thiophosphate short of S) takes the fractional state that makes the composition
     exactly neutral, if it lies between two of its states (mixed valence). All
@@ -501,23 +503,23 @@ def _fractional_search(amounts: dict[str, float], state_set: str) -> _Search:
     closest = {el: float(v) for el, v in zip(els, q[nearest], strict=True)}
     found = _Search(None, closest, float(net[nearest]), float(frac[nearest]))
 
-    ok = np.flatnonzero(frac <= NET_CHARGE_TOLERANCE)
+    ok = np.flatnonzero((frac <= NET_CHARGE_TOLERANCE) & consistent)
     if len(ok):
-        best = ok[np.lexsort((-score[ok], frac[ok] > NEUTRAL_CHARGE_FRACTION, ~consistent[ok]))[0]]
+        best = ok[np.lexsort((-score[ok], frac[ok] > NEUTRAL_CHARGE_FRACTION))[0]]
         return replace(found, states={el: float(v) for el, v in zip(els, q[best], strict=True)})
     # one mixed-valent metal makes the composition exactly neutral
-    candidates = []  # (inconsistent, -score, |change| * atoms, element index, row, state)
+    candidates = []  # (-score, |net charge|, element index, row, state)
     for j, el in enumerate(els):
         pos_states = [s for s in options[j] if s > 0]
         if len(pos_states) < 2 or not Element(el).is_metal:
             continue
         lo, hi = min(pos_states), max(pos_states)
         mixed = q[:, j] - net / n[j]
-        valid = np.flatnonzero(positive[:, j] & (mixed >= lo - 1e-9) & (mixed <= hi + 1e-9))
+        valid = np.flatnonzero(positive[:, j] & consistent & (mixed >= lo - 1e-9)
+                               & (mixed <= hi + 1e-9))
         if len(valid):
-            k = valid[np.lexsort((-score[valid], ~consistent[valid]))[0]]
-            candidates.append((bool(~consistent[k]), -float(score[k]),
-                               abs(float(net[k])), j, int(k), float(mixed[k])))
+            k = valid[np.argmin(-score[valid])]
+            candidates.append((-float(score[k]), abs(float(net[k])), j, int(k), float(mixed[k])))
     if not candidates:
         return found
     *_, j, row, state = min(candidates)

@@ -200,6 +200,11 @@ def test_fractional_search_tolerance_and_bounded_cost():
                              r"net charge -20\.24 e = 5\.6% of the total \|charge\|, "
                              r"over the 2% tolerance\)"):
         guess_oxidation_states({"Li": 35.76, "La": 24, "Zr": 16, "O": 96})
+    # an argyrodite CIF with twice its Li (OBELiX 9yt): no electronegativity-inconsistent
+    # way out (pymatgen's all-states guess gave Cl(+7) P(-3), a consistent-blind search
+    # Cl(+3) Br(+1) P(-3))
+    with pytest.raises(OxidationStateError, match=r"Li45\.888P4S20Br3Cl1 \(closest: "):
+        guess_oxidation_states({"Li": 45.888, "P": 4, "S": 20, "Br": 3, "Cl": 1})
     # no mixed valence for a non-metal: P is not P(+4.3) in an S-poor argyrodite
     assert fractional_oxidation_states({"Li": 6.0, "P": 1, "S": 4.4, "Cl": 1},
                                        "common") is None
