@@ -284,6 +284,7 @@ def predict(
     cache_dir: PathLike | None = None,
     use_cache: bool = True,
     progress: bool = False,
+    refuse_partial: bool = False,
 ) -> pd.DataFrame:
     """Predict structures (or a feature table) with a trained model (``mlkit predict``).
 
@@ -299,6 +300,9 @@ def predict(
         A feature table instead of structures.
     output : path, optional
         Also write the predictions CSV.
+    refuse_partial : bool, default False
+        No prediction for structures where some feature groups failed (default: predicted,
+        the missing features imputed as in training and named in ``warning``).
 
     Returns
     -------
@@ -321,14 +325,15 @@ def predict(
     loaded = model if isinstance(model, TrainedModel) else load_trained_model(
         model, tracking_uri=tracking_uri)
     if features is not None:
-        table = predict_features(loaded, features)
+        table = predict_features(loaded, features, refuse_partial=refuse_partial)
     elif (mapping := _structure_mapping(structures)) is not None:
         table = predict_table(loaded, featurize_structures(
             mapping, loaded.featurization, n_jobs=jobs, cache_dir=cache_dir,
-            use_cache=use_cache, progress=progress))
+            use_cache=use_cache, progress=progress), refuse_partial=refuse_partial)
     else:
         table = predict_paths(loaded, _paths(structures), jobs=jobs, cache_dir=cache_dir,
-                              use_cache=use_cache, progress=progress)
+                              use_cache=use_cache, progress=progress,
+                              refuse_partial=refuse_partial)
     if output is not None:
         table.to_csv(output, index=False)
     return table

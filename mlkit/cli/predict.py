@@ -25,6 +25,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--allow-feature-mismatch", action="store_true",
                    help="predict even when the features were made with other settings or "
                    "feature code than the model's inputs (the differences go to 'warning')")
+    p.add_argument("--refuse-partial", action="store_true",
+                   help="no prediction for a structure where some feature groups failed "
+                   "(default: predict it, the missing features imputed as in training and "
+                   "named in 'warning')")
     add_run_options(p, aliases=("--n-jobs",), jobs_help="featurization worker processes")
     p.set_defaults(func=run)
 
@@ -38,16 +42,18 @@ def run(args: argparse.Namespace) -> int:
     model = load_trained_model(args.model, tracking_uri=args.tracking_uri)
     if args.features:
         table = predict_features(model, args.features,
-                                 allow_mismatch=args.allow_feature_mismatch)
+                                 allow_mismatch=args.allow_feature_mismatch,
+                                 refuse_partial=args.refuse_partial)
     else:
         table = predict_paths(
             model, args.paths, jobs=args.jobs, cache_dir=args.cache_dir,
             use_cache=not args.no_cache, progress=not args.no_progress,
-            allow_mismatch=args.allow_feature_mismatch,
+            allow_mismatch=args.allow_feature_mismatch, refuse_partial=args.refuse_partial,
         )
     table.to_csv(args.output, index=False)
     n_err = int((table["error"].astype(str).str.strip() != "").sum())
     n_oor = int((table["out_of_range"] == True).sum())  # noqa: E712 - object column
+    n_imp = int(table["warning"].astype(str).str.contains("imputed as in training").sum())
     print(f"{len(table)} structures -> {args.output} ({n_err} error rows, "
-          f"{n_oor} outside the training range)")
+          f"{n_imp} with imputed features, {n_oor} outside the training range)")
     return 0

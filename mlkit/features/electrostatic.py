@@ -89,9 +89,12 @@ def bond_valence_sums(ctx: StructureContext, sites: np.ndarray) -> list[dict[str
 class ElectrostaticFeaturizer(BaseFeaturizer):
     """Ewald energy, Madelung potential and bond-valence sum of the mobile ion, GII.
 
-    Oxidation states are guessed once per structure on the reduced composition (see
-    :func:`mlkit.structures.chemistry.oxidation_states`); where none can be assigned
-    the oxidation-dependent features are NaN and the reason is reported.
+    Oxidation states come once per structure from
+    :func:`mlkit.structures.chemistry.oxidation_states` (given on the structure, else
+    guessed on its composition, occupancies included: disordered, non-stoichiometric
+    cells get the bounded fractional search with its 2 % net-charge tolerance); where
+    none can be assigned the oxidation-dependent features are NaN and the reason (with
+    the closest assignment and its net charge) is reported.
 
     Parameters
     ----------

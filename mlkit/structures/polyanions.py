@@ -6,7 +6,11 @@ Roles of elements
 features, the MD temperature rule and the framework-melting mask use): an element with a
 negative state is an **anion** (ligand), with a positive state a **cation**. Centres are
 the cations other than ``mobile_ion``, which is never an anion. Every site plays the role
-of its majority element (see :mod:`mlkit.structures.disorder`).
+of its majority element (see :mod:`mlkit.structures.disorder`), with one exception: a site
+whose centre elements together occupy it at least as much as its majority element does is
+a centre of its most occupied centre element (:func:`centre_element`; the Li0.5Mn0.5
+octahedral sites of the inverse spinel Li2MnCl4 centre MnCl6, where the alphabetical tie
+would make them Li sites and leave the structure without polyhedra).
 
 Bonding criterion
 -----------------
@@ -36,6 +40,7 @@ CN 6 ``octahedron`` (at least three trans L-C-L angles >= 150 deg; trigonal pris
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,7 +49,13 @@ from pymatgen.core import Structure
 from mlkit.structures.chemistry import can_centre_polyanion, element_roles, ionic_radius_A
 from mlkit.structures.disorder import majority_symbols
 
-__all__ = ["BONDING_METHODS", "Polyanion", "find_polyanions", "polyhedron_shape"]
+__all__ = [
+    "BONDING_METHODS",
+    "Polyanion",
+    "centre_element",
+    "find_polyanions",
+    "polyhedron_shape",
+]
 
 BONDING_METHODS = ("radius", "relative")
 TRANS_ANGLE_DEG = 150.0
@@ -130,6 +141,31 @@ def polyhedron_shape(vectors_A: np.ndarray) -> str:
     return "other"
 
 
+def centre_element(species: Mapping[str, float], majority: str,
+                   centre_elements: Collection[str]) -> str | None:
+    """The element a (possibly disordered) site centres a polyhedron of, or None.
+
+    Its majority element when that is a centre element; else its most occupied centre
+    element when the centre elements together occupy the site at least as much as the
+    majority element (Li0.5Mn0.5, Li0.5Mn0.45Ga0.05: Mn); else None (Li0.9Mn0.1: a Li site).
+
+    Parameters
+    ----------
+    species : mapping of str to float
+        Element -> occupancy on the site.
+    majority : str
+        The site's majority element (:func:`mlkit.structures.majority_symbols`).
+    centre_elements : collection of str
+        Elements that centre polyhedra.
+    """
+    if majority in centre_elements:
+        return majority
+    present = {el: x for el, x in species.items() if el in centre_elements and x > 0}
+    if not present or sum(present.values()) < species.get(majority, 0.0) - 1e-9:
+        return None
+    return max(sorted(present), key=present.__getitem__)
+
+
 def find_polyanions(
     structure: Structure,
     mobile_ion: str = "Na",
@@ -185,6 +221,12 @@ def find_polyanions(
         and el not in exclude_centres
         and (counter_cations or can_centre_polyanion(el))
     }
+    for i, site in enumerate(structure):
+        if not site.is_ordered and symbols[i] not in anion_els:
+            occupancy: dict[str, float] = {}
+            for sp, x in site.species.items():
+                occupancy[sp.symbol] = occupancy.get(sp.symbol, 0.0) + float(x)
+            symbols[i] = centre_element(occupancy, symbols[i], centre_els) or symbols[i]
     centres = [i for i, el in enumerate(symbols) if el in centre_els]
     if not centres or not anion_els:
         return []

@@ -18,10 +18,25 @@ out_of_range            True when any model input lies outside the training min/
 out_of_range_features   ";"-joined names of those inputs
 error                   "" or why the file could not be read / featurized (then no
                         prediction); one bad file never stops the others
-warning                 partial featurization errors of a row that was still predicted
-                        (models trained with ``feature_errors="keep-partial"``: the
-                        missing features are imputed as in training)
+warning                 "" or why a predicted row is less certain: the model inputs that
+                        were missing and imputed, by feature group (below), and the
+                        featurization errors behind them; an allowed model mismatch
 ======================= ===============================================================
+
+Partial rows (a prediction for every readable structure): when some feature groups of a
+structure failed (no charge-balanced oxidation states, no non-Li cation polyhedra, no
+mobile ion) and others did not, the missing model inputs are imputed by the model's own
+fitted imputer -- the training medians, the same step that imputes inside each CV fold
+of a ``feature_errors="keep-partial"`` training -- and the row is predicted, with
+``warning`` = ``"imputed as in training: electrostatic (ewald_energy_per_atom_eV, ...);
+geometry (aal); featurization errors: <the error column>"``. This holds for models
+trained with either ``feature_errors`` policy: a ``"drop"`` model saw no such rows in
+training, but its pipeline imputes the same way (it also imputes its training rows' own
+NaN features), and the warning says which inputs were made up. ``refuse_partial=True``
+(``mlkit predict --refuse-partial``) keeps such rows as error rows without a prediction
+instead. A row none of whose model inputs was computed (an unreadable file) is always an
+error row. A row without featurization errors whose model inputs include NaN (a feature
+undefined for that structure) is predicted with the same kind of warning.
 
 Model mismatch: a table whose provenance (``attrs["mlkit"]``, kept by
 :func:`~mlkit.features.write_table` and :func:`~mlkit.models.dataset.load_features`) says
@@ -70,14 +85,35 @@ def _check_columns(model: TrainedModel, frame: pd.DataFrame, source: str) -> Non
                          "featurizers or renamed?)") from None
 
 
+def _feature_groups(model: TrainedModel) -> dict[str, str]:
+    """Raw feature column -> featurizer group of the model's featurization ({} when the
+    featurizers cannot be built here, e.g. an optional dependency is missing).
+    """
+    try:
+        featurizers = model.featurization.build_featurizers()
+    except (MlkitError, ImportError, KeyError, TypeError, ValueError):
+        return {}
+    return {label: f.name for f in featurizers for label in f.feature_labels()}
+
+
+def _imputed_note(missing: list[str], groups: dict[str, str]) -> str:
+    """``"imputed as in training: electrostatic (a, b); geometry (c)"`` for ``missing``."""
+    by_group: dict[str, list[str]] = {}
+    for col in missing:
+        by_group.setdefault(groups.get(col, "other"), []).append(col)
+    parts = [f"{g} ({', '.join(cols)})" for g, cols in by_group.items()]
+    return "imputed as in training: " + "; ".join(parts)
+
+
 def predict_table(
     model: TrainedModel,
     features: pd.DataFrame,
     *,
     source: str = "feature table",
     allow_mismatch: bool = False,
+    refuse_partial: bool = False,
 ) -> pd.DataFrame:
-    """Predictions for a feature table (rows with a non-empty ``error`` stay error rows).
+    """Predictions for a feature table, one per row with any model input computed.
 
     Parameters
     ----------
@@ -90,6 +126,10 @@ def predict_table(
     allow_mismatch : bool, default False
         Predict a table made differently from the model's inputs; the differences go to
         every row's ``warning``.
+    refuse_partial : bool, default False
+        Rows with featurization errors stay error rows even when some model inputs were
+        computed (default: predicted, the missing inputs imputed as in training and named
+        in ``warning``; module docstring).
 
     Returns
     -------
@@ -122,13 +162,19 @@ def predict_table(
     })
     ok = (err.str.strip() == "").to_numpy()
     out["warning"] = ""
-    if model.labels.feature_errors == "keep-partial":
-        cols = [c for c in model.fitted.input_columns if c in frame.columns]
-        numeric = frame[cols].apply(pd.to_numeric, errors="coerce")
-        partial = (~ok) & numeric.notna().any(axis=1).to_numpy()
-        out.loc[partial, "warning"] = out.loc[partial, "error"]
-        out.loc[partial, "error"] = ""
-        ok = ok | partial
+    cols = [c for c in model.fitted.input_columns
+            if c in frame.columns and c not in model.fitted.categorical]
+    computed = frame[cols].apply(pd.to_numeric, errors="coerce").notna().to_numpy()
+    if not refuse_partial:  # partial rows: some inputs computed -> predicted with a warning
+        ok = ok | (computed.any(axis=1) & (err.str.strip() != "").to_numpy())
+    groups = _feature_groups(model) if not computed[ok].all() else {}
+    for i in np.flatnonzero(ok):
+        missing = [c for c, done in zip(cols, computed[i], strict=True) if not done]
+        notes = [_imputed_note(missing, groups)] if missing else []
+        if err.iat[i].strip():
+            notes.append("featurization errors: " + err.iat[i])
+        out.at[i, "warning"] = "; ".join(notes)
+        out.at[i, "error"] = ""
     if ok.any():
         pred = model.predict_frame(frame.loc[ok])
         out.loc[ok, "prediction"] = pred["prediction"].to_numpy()
@@ -153,6 +199,7 @@ def predict_paths(
     use_cache: bool = True,
     progress: bool = True,
     allow_mismatch: bool = False,
+    refuse_partial: bool = False,
 ) -> pd.DataFrame:
     """Featurize ``paths`` as at training time and predict them.
 
@@ -170,6 +217,8 @@ def predict_paths(
     allow_mismatch : bool, default False
         Predict even when this mlkit's feature code differs from the model's (see
         :func:`predict_table`).
+    refuse_partial : bool, default False
+        Keep partially featurized structures as error rows (see :func:`predict_table`).
 
     Returns
     -------
@@ -209,7 +258,7 @@ def predict_paths(
     features = pd.concat(tables, ignore_index=True)
     features.attrs["mlkit"] = provenance
     return predict_table(model, features, source="this mlkit's featurization",
-                         allow_mismatch=allow_mismatch)
+                         allow_mismatch=allow_mismatch, refuse_partial=refuse_partial)
 
 
 def predict_features(
@@ -218,10 +267,12 @@ def predict_features(
     *,
     tracking_uri: str | None = None,
     allow_mismatch: bool = False,
+    refuse_partial: bool = False,
 ) -> pd.DataFrame:
     """Predict a feature table (``.parquet``/``.csv`` or DataFrame) with a model.
 
-    The table must match the model (see :func:`predict_table`; ``allow_mismatch``).
+    The table must match the model (see :func:`predict_table`; ``allow_mismatch``,
+    ``refuse_partial``).
     """
     if not isinstance(model, TrainedModel):
         model = load_trained_model(model, tracking_uri=tracking_uri)
@@ -229,4 +280,5 @@ def predict_features(
         table, source = features, "feature table"
     else:
         table, source = load_features(features), str(features)
-    return predict_table(model, table, source=source, allow_mismatch=allow_mismatch)
+    return predict_table(model, table, source=source, allow_mismatch=allow_mismatch,
+                         refuse_partial=refuse_partial)

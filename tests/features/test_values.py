@@ -221,6 +221,31 @@ def test_fractional_composition_oxidation_guess():
     assert StructureContext(s).oxidation_states() == {"Li": 1.0, "Na": 1.0, "Cl": -1.0}
 
 
+def test_electrostatics_of_a_disordered_bi5_perovskite():
+    # (Li0.52 Sr0.48)(Bi0.52 Zr0.48)O3, 2x2x2 cell: neutral only with Bi(+5), an ICSD but
+    # not a "common" state, and no small integer formula for pymatgen's guess (as the
+    # OBELiX Bi garnets kbq, uw9, which got no electrostatic features before)
+    from pymatgen.analysis.ewald import EwaldSummation
+    from pymatgen.core import Species
+
+    a = 4.0
+    coords = [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+    s = Structure(Lattice.cubic(a), [{"Li": 0.52, "Sr": 0.48}, {"Bi": 0.52, "Zr": 0.48},
+                                     "O", "O", "O"], coords)
+    s.make_supercell(2)
+    v, ctx = feats("electrostatic", s, mobile_ion="Li")
+    assert ctx.oxidation_states() == {"Li": 1.0, "Sr": 2.0, "Bi": 5.0, "Zr": 4.0, "O": -2.0}
+    assert "electrostatic" not in ctx.errors
+    # the occupancy-averaged charges: A 0.52 + 0.96 = 1.48 e, B 2.6 + 1.92 = 4.52 e
+    point = Structure(Lattice.cubic(a), [Species("Sr", 1.48), Species("Zr", 4.52)]
+                      + [Species("O", -2)] * 3, coords)
+    ew = EwaldSummation(point, acc_factor=8.0)
+    assert v["ewald_energy_per_atom_eV"] == pytest.approx(ew.total_energy / 5, rel=1e-6)
+    potential_A_V = 2 * float(ew.total_energy_matrix[:, 0].sum()) / 1.48
+    assert v["madelung_potential_mobile_V"] == pytest.approx(potential_A_V, rel=1e-6)
+    assert v["center_oxidation_state"] == pytest.approx(5.0)
+
+
 def test_split_positions_do_not_set_the_shortest_distance():
     # two half-occupied Na positions 0.8 A apart (never occupied together) in a 6 A cube
     s = Structure(

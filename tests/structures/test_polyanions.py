@@ -118,3 +118,25 @@ def test_borohydride_boron_is_the_centre():
     (poly,) = find_polyanions(s)
     assert poly.center_species == "B" and poly.shape == "tetrahedron"
     np.testing.assert_allclose(poly.distances_A, [1.22] * 4)
+
+
+def test_site_shared_by_the_mobile_ion_and_a_framework_cation_is_a_centre():
+    # rock salt (Li0.5 Mg0.5)(O0.5 Cl0.5), neutral: Li and Mg tie on the cation site (the
+    # alphabetical majority is Li), so by majority alone there would be no polyhedron; as
+    # in the inverse spinels Li2MCl4 (M = Mg, V, Mn; OBELiX bjw, dvn, yav), the site
+    # centres an octahedron of its framework cation, weighted by its occupancy downstream
+    from mlkit.structures.polyanions import centre_element
+
+    a = 4.4
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(a), [{"Li": 0.5, "Mg": 0.5},
+                                                              {"O": 0.5, "Cl": 0.5}],
+                                  [[0, 0, 0], [0.5, 0.5, 0.5]])
+    polys = find_polyanions(s, mobile_ion="Li")
+    assert len(polys) == 4
+    assert {p.center_species for p in polys} == {"Mg"}
+    assert {p.shape for p in polys} == {"octahedron"}
+    np.testing.assert_allclose([d for p in polys for d in p.distances_A], a / 2)
+    # a site mostly held by the mobile ion stays a mobile-ion site
+    assert centre_element({"Li": 0.9, "Mg": 0.1}, "Li", {"Mg"}) is None
+    assert centre_element({"Li": 0.5, "Mn": 0.45, "Ga": 0.05}, "Li", {"Mn", "Ga"}) == "Mn"
+    assert centre_element({"Nb": 1.0}, "Nb", {"Nb"}) == "Nb"

@@ -151,3 +151,47 @@ def test_cli_predict_deprecated_n_jobs_alias(model, tmp_path, capsys):
                    str(tmp_path / "p.csv"), "--n-jobs", "1", "--no-cache", "--no-progress"])
     assert rc == 0
     assert "--n-jobs is deprecated; use --jobs" in capsys.readouterr().err
+
+
+def test_partial_rows_are_predicted_with_the_imputed_features_named(model, tmp_path, capsys):
+    """Rock salt NaCl has no non-Na cation polyhedra (geometry and elemental groups fail):
+    the model (trained with the default feature_errors="drop") predicts it with the missing
+    inputs imputed by its own fitted imputer, and names them; --refuse-partial refuses.
+    """
+    res, uri, tmp = model
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+    nacl.to(filename=str(tmp_path / "nacl.cif"))
+    perovskite("Nb", 1.0).to(filename=str(tmp_path / "whole.cif"))
+    (tmp_path / "broken.cif").write_text("data_x\n_cell_length_a nonsense\n")
+    out = predict_paths(res.model, [tmp_path], cache_dir=tmp / "cache",
+                        progress=False).set_index("id")
+    row = out.loc["nacl"]
+    assert row["error"] == "" and np.isfinite(float(row["prediction"]))
+    assert row["warning"].startswith("imputed as in training: geometry (")
+    assert "featurization errors: geometry: no non-Na cation polyhedra" in row["warning"]
+    # the prediction is the pipeline's on the row with NaN inputs (its imputer's medians)
+    from mlkit.features import featurize_paths
+
+    feats = featurize_paths([tmp_path / "nacl.cif"], res.model.featurization,
+                            cache_dir=tmp / "cache", progress=False)
+    fitted = res.model.fitted
+    X = fitted.prepare_inputs(feats)
+    missing = [c for c in X.columns if pd.isna(X.iloc[0][c])]
+    assert missing and all(c in row["warning"] for c in missing)
+    imputer = fitted.pipeline.named_steps["impute"]
+    medians = dict(zip(fitted.feature_columns, imputer.statistics_, strict=True))
+    filled = X.fillna(medians)
+    assert float(row["prediction"]) == pytest.approx(float(fitted.pipeline.predict(filled)[0]))
+    # whole rows carry no warning; unreadable files stay error rows
+    assert out.loc["whole", "warning"] == "" and out.loc["whole", "error"] == ""
+    assert out.loc["broken", "error"] != "" and pd.isna(out.loc["broken", "prediction"])
+
+    refused = predict_paths(res.model, [tmp_path / "nacl.cif"], cache_dir=tmp / "cache",
+                            progress=False, refuse_partial=True)
+    assert refused.loc[0, "error"].startswith("geometry: no non-Na cation polyhedra")
+    assert pd.isna(refused.loc[0, "prediction"]) and refused.loc[0, "warning"] == ""
+    rc = cli_main(["predict", "--model", str(tmp / "out" / "final_model"),
+                   str(tmp_path / "nacl.cif"), "-o", str(tmp_path / "p.csv"),
+                   "--cache-dir", str(tmp / "cache"), "--no-progress", "--refuse-partial"])
+    assert rc == 0 and "1 error rows, 0 with imputed features" in capsys.readouterr().out
