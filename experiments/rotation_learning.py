@@ -116,6 +116,72 @@ def hexbin(features: pd.DataFrame, labels: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
+def report(result: dict, labels: pd.DataFrame, summary: pd.DataFrame, by_size: pd.DataFrame,
+           shap: pd.DataFrame, ranked: pd.DataFrame) -> str:
+    """results.md: every number next to the paper's."""
+    c = result["labels"]
+    cat = c["category_point"]
+    n = c["labelled"]
+    lines = [
+        "# The rotation paper's workflow on phonondb_na with CHGNet MD", "",
+        f"Made by `python experiments/rotation_learning.py --stage {result['stage']}` "
+        "(commands in `commands.txt`). Labels: `rotation_labels.csv`.", "",
+        "## Categories", "",
+        "| | category 1 | category 2 | category 3 | labelled | paper |",
+        "|---|---|---|---|---|---|",
+        f"| point estimate at 60 ps | {cat.get(1, 0)} | {cat.get(2, 0)} | {cat.get(3, 0)} | {n} "
+        "| 19 / 27 / 53 of 99 |",
+        "", f"Campaign rows: {c['rows']} ({c['error']} error rows, {c['excluded']} excluded: "
+        "framework melted or polyanions decomposed).", "",
+        "95 % decisions (category_decision): " + ", ".join(
+            f"{k}: {v}" for k, v in sorted(c["category_decision"].items())),
+        "", "rotation_decision: " + ", ".join(
+            f"{k}: {v}" for k, v in sorted(c["rotation_decision"].items())), "",
+        "## Nested 10-fold CV, rotation (categories 1+2) vs none (3)", "",
+        "| model | F1 | ROC-AUC | accuracy | paper F1 |", "|---|---|---|---|---|",
+    ]
+    paper_f1 = {"logreg": "0.73", "rf": "< 0.73", "xgboost": "< 0.73", "lightgbm": "< 0.73"}
+    for _, r in summary.iterrows():
+        lines.append(f"| {r['model']} | {r['f1_mean']:.3f} +- {r['f1_std']:.3f} | "
+                     f"{r['roc_auc_mean']:.3f} +- {r['roc_auc_std']:.3f} | "
+                     f"{r['accuracy_mean']:.3f} | {paper_f1.get(r['model'], '')} |")
+    b = result["best_subset"]
+    lines += ["", "## Exhaustive logistic-regression subset search", "",
+              f"Best: F1 {b['f1_mean']:.3f} with {b['n_features']} features "
+              f"({', '.join(b['features'])}); paper: 0.85 with 8. F1 against the number "
+              "of features: `subsets/f1_vs_n_features.png`.", "",
+              "| n features | best F1 |", "|---|---|"]
+    for _, r in by_size.iterrows():
+        lines.append(f"| {int(r['n_features'])} | {r['f1_mean']:.3f} |")
+    lines += ["", "## SHAP of the best-subset logistic regression", "",
+              "`best_subset/shap_beeswarm.png`; paper: VPA first (larger -> rotation), AAL "
+              "second (larger -> less rotation).", "", "| rank | feature | mean abs SHAP |",
+              "|---|---|---|"]
+    for _, r in shap.head(8).iterrows():
+        lines.append(f"| {int(r['rank'])} | {r['feature']} | {r['mean_abs_shap']:.3f} |")
+    named = labels[labels["formula"].isin(PAPER_NAMED)]
+    lines += ["", "## Named compounds", "", "| id | formula | T (K) | C(60 ps) [95 %] | "
+              "Na MSD(60 ps) A^2 [95 %] | category (point) | decided | paper |",
+              "|---|---|---|---|---|---|---|---|"]
+    for _, r in named.iterrows():
+        lines.append(
+            f"| {r['mp_id']} | {r['formula']} | {r['temperature_K']:g} | {r['c_t_ref']:.2g} "
+            f"[{r['c_t_ref_low']:.2g}, {r['c_t_ref_high']:.2g}] | {r['msd_mobile_ref_A2']:.3g} "
+            f"[{r['msd_mobile_ref_low_A2']:.3g}, {r['msd_mobile_ref_high_A2']:.3g}] | "
+            f"{r['category']} | {r['category_decision']} | {PAPER_NAMED[r['formula']]} |")
+    p = result["predictions"]
+    lines += ["", "## Predictions for the structures outside the training set", "",
+              f"{p['n']} structures (`predictions_ranked.csv`), {p['errors']} error rows, "
+              f"{p['out_of_range']} outside the training range (`out_of_range`).", "",
+              "| id | connectivity | rotation probability | out of range |", "|---|---|---|---|"]
+    for _, r in ranked.head(15).iterrows():
+        lines.append(f"| {r['id']} | {r['connectivity']} | {r['probability']:.3f} | "
+                     f"{r['out_of_range']} |")
+    lines += ["", "Wall times (s): " + ", ".join(f"{k} {v:.0f}" for k, v in
+                                                  result["times_s"].items())]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stage", default="survey")
@@ -181,6 +247,7 @@ def main() -> None:
                         .to_dict(orient="records")},
     }
     (OUT / "results.json").write_text(json.dumps(result, indent=1, default=str))
+    (OUT / "results.md").write_text(report(result, labels, summary, by_size, shap, ranked))
     print(json.dumps(result, indent=1, default=str)[:3000])
 
 
