@@ -50,7 +50,7 @@ PAPER_NAMED = {
     "Na3PO4": 1,
 }
 LABEL_COLUMNS = [
-    "id", "mp_id", "formula", "rotation", "category", "category_decision",
+    "id", "mp_id", "formula", "rotation", "rotation_in_run", "category", "category_decision",
     "rotation_decision", "diffusion_decision", "rotation_species", "c_t_ref", "c_t_ref_low",
     "c_t_ref_high", "msd_mobile_ref_A2", "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2",
     "diffusivity_cm2_s", "diffusivity_low_cm2_s", "diffusivity_high_cm2_s",
@@ -82,6 +82,8 @@ def make_labels(stage: str) -> tuple[pd.DataFrame, dict]:
     done = done[done["category_decision"] != "excluded"]
     done = done[done["category"].isin([1, 2, 3])]
     done["rotation"] = done["category"].isin([1, 2]).astype(int)
+    # the paper's rule at the run's own end (no extrapolation to 60 ps): conservative
+    done["rotation_in_run"] = (done["c_t_end"] < 0.9).astype(int)
     labels = done[[c for c in LABEL_COLUMNS if c in done.columns]]
     counts["labelled"] = len(labels)
     counts["category_point"] = {int(k): int(v) for k, v in
@@ -90,6 +92,8 @@ def make_labels(stage: str) -> tuple[pd.DataFrame, dict]:
                                    labels["category_decision"].value_counts().items()}
     counts["rotation_decision"] = {str(k): int(v) for k, v in
                                    labels["rotation_decision"].value_counts().items()}
+    counts["rotation_point"] = int(labels["rotation"].sum())
+    counts["rotation_in_run"] = int(labels["rotation_in_run"].sum())
     return labels, counts
 
 
@@ -187,10 +191,13 @@ def main() -> None:
     p.add_argument("--stage", default="survey")
     p.add_argument("--n-trials", type=int, default=20)
     p.add_argument("--jobs", type=int, default=1)
+    p.add_argument("--target", default="rotation", choices=["rotation", "rotation_in_run"],
+                   help="rotation: point category at 60 ps; rotation_in_run: C(t_end) < 0.9")
     args = p.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     log = OUT / "commands.txt"
     uri = f"sqlite:///{OUT / 'mlflow.db'}"
+    res = OUT / args.target  # this target's models, tables and figures
     times: dict[str, float] = {}
 
     labels, counts = make_labels(args.stage)
@@ -204,39 +211,39 @@ def main() -> None:
                                  "--jobs", str(args.jobs), "--no-progress"], log)
     table = pd.read_parquet(features)
 
-    common = ["--features", str(features), "--labels", str(labels_csv), "--target", "rotation",
+    common = ["--features", str(features), "--labels", str(labels_csv), "--target", args.target,
               "--feature-set", "rotation-paper", "--corr-threshold", "0.9", "--no-progress"]
     times["train"] = sh([MLKIT, "train", *common, "--task", "classification",
                          "--models", "logreg,rf,xgboost,lightgbm", "--n-trials",
                          str(args.n_trials), "--outer-folds", "10", "--experiment",
-                         "rotation-paper", "--register-name", "rotation_paper",
-                         "--tracking-uri", uri, "--output-dir", str(OUT / "train")], log)
+                         "rotation-paper", "--register-name", f"{args.target}_paper",
+                         "--tracking-uri", uri, "--output-dir", str(res / "train")], log)
     times["subsets"] = sh([MLKIT, "subsets", *common, "--cv", "10", "--metric", "f1",
-                           "--jobs", "2", "--output-dir", str(OUT / "subsets")], log)
-    by_size = pd.read_csv(OUT / "subsets" / "best_by_size.csv")
+                           "--jobs", "2", "--output-dir", str(res / "subsets")], log)
+    by_size = pd.read_csv(res / "subsets" / "best_by_size.csv")
     best = by_size.loc[by_size["f1_mean"].idxmax()]
     best_cols = [c for c in str(best["features"]).split(",") if c]
     times["train_best_subset"] = sh(
         [MLKIT, "train", "--features", str(features), "--labels", str(labels_csv),
-         "--target", "rotation", "--task", "classification", "--feature-set",
+         "--target", args.target, "--task", "classification", "--feature-set",
          ",".join(best_cols), "--corr-threshold", "1.0", "--models", "logreg",
          "--n-trials", str(args.n_trials), "--no-progress", "--no-track",
-         "--output-dir", str(OUT / "best_subset")], log)
+         "--output-dir", str(res / "best_subset")], log)
     hexbin(table, labels, OUT / "vpa_aal_hexbin.png")
 
-    times["predict"] = sh([MLKIT, "predict", "--model", "models:/rotation_paper@champion",
+    times["predict"] = sh([MLKIT, "predict", "--model", f"models:/{args.target}_paper@champion",
                            "--features", str(features), "--tracking-uri", uri,
-                           "-o", str(OUT / "predictions_all.csv"), "--no-progress"], log)
-    pred = pd.read_csv(OUT / "predictions_all.csv")
+                           "-o", str(res / "predictions_all.csv"), "--no-progress"], log)
+    pred = pd.read_csv(res / "predictions_all.csv")
     pred["in_training"] = pred["id"].isin(labels["id"])
     pred = pred.merge(table[["id", "connectivity"]], on="id", how="left")
     ranked = pred[~pred["in_training"]].sort_values("probability", ascending=False)
-    ranked.to_csv(OUT / "predictions_ranked.csv", index=False)
+    ranked.to_csv(res / "predictions_ranked.csv", index=False)
 
-    summary = pd.read_csv(OUT / "train" / "cv_summary.csv")
-    shap = pd.read_csv(OUT / "best_subset" / "shap_importance.csv")
+    summary = pd.read_csv(res / "train" / "cv_summary.csv")
+    shap = pd.read_csv(res / "best_subset" / "shap_importance.csv")
     result = {
-        "stage": args.stage, "labels": counts, "times_s": times,
+        "stage": args.stage, "target": args.target, "labels": counts, "times_s": times,
         "cv_summary": summary.to_dict(orient="records"),
         "best_subset": {"n_features": len(best_cols), "features": best_cols,
                         "f1_mean": float(best["f1_mean"])},
@@ -246,8 +253,8 @@ def main() -> None:
                         "top10": ranked.head(10)[["id", "probability", "out_of_range"]]
                         .to_dict(orient="records")},
     }
-    (OUT / "results.json").write_text(json.dumps(result, indent=1, default=str))
-    (OUT / "results.md").write_text(report(result, labels, summary, by_size, shap, ranked))
+    (res / "results.json").write_text(json.dumps(result, indent=1, default=str))
+    (res / "results.md").write_text(report(result, labels, summary, by_size, shap, ranked))
     print(json.dumps(result, indent=1, default=str)[:3000])
 
 

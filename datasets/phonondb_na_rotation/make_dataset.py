@@ -36,8 +36,9 @@ RESULTS = ROOT / "experiments" / "results"
 PREDICT_N = 24
 #: columns of labels.csv, in order (rotation is the training target)
 COLUMNS = [
-    "id", "formula", "rotation", "category", "category_decision", "rotation_decision",
-    "diffusion_decision", "rotation_species", "c_t_ref", "c_t_ref_low", "c_t_ref_high",
+    "id", "formula", "rotation", "rotation_in_run", "category", "category_decision",
+    "rotation_decision",
+    "diffusion_decision", "rotation_species", "c_t_end", "c_t_ref", "c_t_ref_low", "c_t_ref_high",
     "msd_mobile_ref_A2", "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2",
     "diffusivity_zero_intercept_cm2_s", "diffusivity_cm2_s", "diffusivity_low_cm2_s",
     "diffusivity_high_cm2_s", "diffusivity_floor_cm2_s", "n_reorientation_jumps",
@@ -67,6 +68,7 @@ def main() -> None:
     labels = rows[keep].copy()
     labels["category"] = labels["category"].astype(int)
     labels["rotation"] = labels["category"].isin([1, 2]).astype(int)
+    labels["rotation_in_run"] = (labels["c_t_end"] < 0.9).astype(int)
     labels = labels[[c for c in COLUMNS if c in labels.columns]].sort_values("id")
     labels.to_csv(HERE / "labels.csv", index=False)
     drop = [c for c in ("run_dir", "source", "campaign_command") if c in rows.columns]
