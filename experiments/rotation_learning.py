@@ -151,7 +151,8 @@ def report(result: dict, labels: pd.DataFrame, summary: pd.DataFrame, by_size: p
                      f"{r['accuracy_mean']:.3f} | {paper_f1.get(r['model'], '')} |")
     b = result["best_subset"]
     lines += ["", "## Exhaustive logistic-regression subset search", "",
-              f"Best: F1 {b['f1_mean']:.3f} with {b['n_features']} features "
+              f"{b['cv']}-fold stratified CV. Best: F1 {b['f1_mean']:.3f} with "
+              f"{b['n_features']} features "
               f"({', '.join(b['features'])}); paper: 0.85 with 8. F1 against the number "
               "of features: `subsets/f1_vs_n_features.png`.", "",
               "| n features | best F1 |", "|---|---|"]
@@ -172,7 +173,7 @@ def report(result: dict, labels: pd.DataFrame, summary: pd.DataFrame, by_size: p
             f"| {r['mp_id']} | {r['formula']} | {r['temperature_K']:g} | {r['c_t_ref']:.2g} "
             f"[{r['c_t_ref_low']:.2g}, {r['c_t_ref_high']:.2g}] | {r['msd_mobile_ref_A2']:.3g} "
             f"[{r['msd_mobile_ref_low_A2']:.3g}, {r['msd_mobile_ref_high_A2']:.3g}] | "
-            f"{r['category']} | {r['category_decision']} | {PAPER_NAMED[r['formula']]} |")
+            f"{int(r['category'])} | {r['category_decision']} | {PAPER_NAMED[r['formula']]} |")
     p = result["predictions"]
     lines += ["", "## Predictions for the structures outside the training set", "",
               f"{p['n']} structures (`predictions_ranked.csv`), {p['errors']} error rows, "
@@ -218,7 +219,9 @@ def main() -> None:
                          str(args.n_trials), "--outer-folds", "10", "--experiment",
                          "rotation-paper", "--register-name", f"{args.target}_paper",
                          "--tracking-uri", uri, "--output-dir", str(res / "train")], log)
-    times["subsets"] = sh([MLKIT, "subsets", *common, "--cv", "10", "--metric", "f1",
+    # stratified folds need every class in every fold: 10 (the paper's) or fewer
+    n_cv = int(min(10, labels[args.target].value_counts().min()))
+    times["subsets"] = sh([MLKIT, "subsets", *common, "--cv", str(n_cv), "--metric", "f1",
                            "--jobs", "2", "--output-dir", str(res / "subsets")], log)
     by_size = pd.read_csv(res / "subsets" / "best_by_size.csv")
     best = by_size.loc[by_size["f1_mean"].idxmax()]
@@ -245,7 +248,7 @@ def main() -> None:
     result = {
         "stage": args.stage, "target": args.target, "labels": counts, "times_s": times,
         "cv_summary": summary.to_dict(orient="records"),
-        "best_subset": {"n_features": len(best_cols), "features": best_cols,
+        "best_subset": {"n_features": len(best_cols), "features": best_cols, "cv": n_cv,
                         "f1_mean": float(best["f1_mean"])},
         "best_subset_shap_top": shap.head(5).to_dict(orient="records"),
         "predictions": {"n": len(ranked), "errors": int(ranked["error"].notna().sum()),
