@@ -333,7 +333,9 @@ def predict(
                               use_cache=use_cache, progress=progress,
                               refuse_partial=refuse_partial)
     if output is not None:
-        table.to_csv(output, index=False)
+        from mlkit.utils import atomic_write_text
+
+        atomic_write_text(output, table.to_csv(index=False))
     return table
 
 
