@@ -176,11 +176,11 @@ def main() -> int:
                               "--jobs", str(args.jobs))
         kill = run_measured(argv, kill_after_s=local["wall_s"] / 2)
         n_cached = len(list((work / "cache_kill").rglob("*.json")))
+        visible = (work / "resumed.parquet").exists()
         resume = run_measured(argv)
         report["kill_resume"] = {
             "killed_at_s": kill["wall_s"], "killed": kill["killed"],
-            "rows_cached_at_kill": n_cached, "partial_output_visible":
-                (work / "resumed.parquet").exists() and kill["killed"],
+            "rows_cached_at_kill": n_cached, "output_visible_after_kill": visible,
             "resume": resume, "table_vs_local": same_table(work / "local.parquet",
                                                            work / "resumed.parquet"),
             "temp_files_left": sorted(p.name for p in work.glob("*.partial")),
