@@ -371,3 +371,19 @@ def test_stale_partial_of_a_dead_run_is_removed_and_failures_leave_no_partial(tm
         featurize_structures({"a": nacl}, use_cache=False, progress=False,
                              output=tmp_path / "t.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+
+
+def test_dask_streams_more_chunks_than_its_window(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK_ROWS", 1)
+
+    structures = _rock_salts(7)  # 7 chunks of 1 > the window of 4 tasks per worker thread
+    kw = {"featurizers": ("structural",), "progress": False, "chunk_size": 1}
+    local = featurize_structures(structures, use_cache=False, **kw)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        summary = featurize_structures(structures, cache_dir=tmp_path / "c", dask_client=client,
+                                       output=tmp_path / "d.parquet", return_table=False, **kw)
+    assert summary.n_rows == 7 and summary.max_rows_held <= 1 + 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "d.parquet"), local)
