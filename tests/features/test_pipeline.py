@@ -387,3 +387,15 @@ def test_dask_streams_more_chunks_than_its_window(tmp_path, monkeypatch):
                                        output=tmp_path / "d.parquet", return_table=False, **kw)
     assert summary.n_rows == 7 and summary.max_rows_held <= 1 + 1
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "d.parquet"), local)
+
+
+def test_a_torn_cache_entry_is_recomputed_and_rewritten(tmp_path):
+    structures = _rock_salts(3)
+    kw = {"featurizers": ("structural",), "cache_dir": tmp_path / "c", "progress": False}
+    first = featurize_structures(structures, **kw)
+    entries = sorted((tmp_path / "c").rglob("*.json"))
+    assert len(entries) == 3
+    entries[1].write_text('{"id": "nacl_0')  # what a non-atomic writer killed mid-way leaves
+    again = featurize_structures(structures, output=tmp_path / "t.parquet", **kw)
+    pd.testing.assert_frame_equal(again, first)
+    assert all(json.loads(p.read_text())["error"] == "" for p in entries)
