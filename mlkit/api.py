@@ -92,7 +92,8 @@ def featurize(
         The featurization settings (ignored when ``settings`` is given).
     settings : FeaturizationSettings, optional
     output : path, optional
-        Also write the table (``.parquet`` or ``.csv``).
+        Also write the table (``.parquet`` or ``.csv``; streamed as rows finish, see
+        :func:`mlkit.features.featurize_paths`).
     jobs, cache_dir, use_cache, progress
         Worker processes, feature cache, progress bar.
 
@@ -101,17 +102,14 @@ def featurize(
     DataFrame
         One row per input: ``id, source, error, disorder, connectivity`` then the features.
     """
-    from mlkit.features import featurize_paths, featurize_structures, write_table
+    from mlkit.features import featurize_paths, featurize_structures
 
     fs = _featurization(settings, featurizers, mobile_ion, disorder, max_sites)
     kwargs = {"n_jobs": jobs, "cache_dir": cache_dir, "use_cache": use_cache,
-              "progress": progress}
+              "progress": progress, "output": output}
     mapping = _structure_mapping(structures)
-    table = (featurize_structures(mapping, fs, **kwargs) if mapping is not None
-             else featurize_paths(_paths(structures), fs, **kwargs))
-    if output is not None:
-        write_table(table, output)
-    return table
+    return (featurize_structures(mapping, fs, **kwargs) if mapping is not None
+            else featurize_paths(_paths(structures), fs, **kwargs))
 
 
 def train(
@@ -335,7 +333,9 @@ def predict(
                               use_cache=use_cache, progress=progress,
                               refuse_partial=refuse_partial)
     if output is not None:
-        table.to_csv(output, index=False)
+        from mlkit.utils import atomic_write_text
+
+        atomic_write_text(output, table.to_csv(index=False))
     return table
 
 

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlkit.errors import MlkitError
-    from mlkit.features import featurize_paths, write_table
+    from mlkit.features import featurize_paths
 
     if Path(args.output).suffix.lower() not in (".csv", ".parquet"):
         raise MlkitError(f"{args.output}: output must end in .csv or .parquet")
@@ -43,21 +43,20 @@ def run(args: argparse.Namespace) -> int:
 
         client = Client(args.dask_address)
     try:
-        df = featurize_paths(
+        # streamed: rows reach the file in blocks as they finish, no table is kept
+        summary = featurize_paths(
             args.paths, featurization_from_args(args), n_jobs=args.jobs,
             cache_dir=args.cache_dir, use_cache=not args.no_cache,
             progress=not args.no_progress, time_limit_s=args.time_limit_s or None,
-            dask_client=client,
+            dask_client=client, output=args.output, return_table=False,
         )
     finally:
         if client is not None:
             client.close()
-    out = write_table(df, args.output)
     seconds = time.perf_counter() - t0
-    n_err = int((df["error"] != "").sum())
-    n_failed = int(df["disorder"].eq("").sum())
     print(
-        f"featurized {len(df)} structures -> {out} ({df.shape[1] - 5} features): "
-        f"{n_err} with errors ({n_failed} unreadable/invalid), {seconds:.1f} s"
+        f"featurized {summary.n_rows} structures -> {summary.path} "
+        f"({summary.n_features} features): {summary.n_errors} with errors "
+        f"({summary.n_invalid} unreadable/invalid), {seconds:.1f} s"
     )
     return 0

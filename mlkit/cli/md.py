@@ -167,11 +167,12 @@ def run(args: argparse.Namespace) -> int:
 
 def analyze(args: argparse.Namespace) -> int:
     from mlkit.labels.md import analyze_runs
+    from mlkit.utils import atomic_write_text
 
     df = analyze_runs(args.directory, include_partial=args.include_partial,
                       progress=not args.no_progress,
                       analysis_settings=analysis_settings_from_args(args))
-    df.to_csv(args.output, index=False)
+    atomic_write_text(args.output, df.to_csv(index=False))
     n_err = int((df["status"] == "error").sum())
     print(f"wrote {len(df)} rows ({n_err} errors) to {args.output}")
     return 0

@@ -35,6 +35,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from mlkit.errors import MlkitError
+    from mlkit.utils import atomic_write_text
     from mlkit.workflows import load_trained_model, predict_features, predict_paths
 
     if bool(args.paths) == bool(args.features):
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
             use_cache=not args.no_cache, progress=not args.no_progress,
             allow_mismatch=args.allow_feature_mismatch, refuse_partial=args.refuse_partial,
         )
-    table.to_csv(args.output, index=False)
+    atomic_write_text(args.output, table.to_csv(index=False))
     n_err = int((table["error"].astype(str).str.strip() != "").sum())
     n_oor = int((table["out_of_range"] == True).sum())  # noqa: E712 - object column
     n_imp = int(table["warning"].astype(str).str.contains("imputed as in training").sum())

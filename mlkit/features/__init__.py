@@ -26,6 +26,7 @@ from mlkit.features.context import StructureContext
 from mlkit.features.pipeline import (
     META_COLUMNS,
     PROVENANCE_KEY,
+    TableSummary,
     default_cache_dir,
     feature_schema,
     featurize_paths,
@@ -60,6 +61,7 @@ __all__ = [
     "list_featurizers",
     "parse_featurizer_names",
     "register_featurizer",
+    "TableSummary",
     "table_provenance",
     "write_table",
 ]

@@ -26,6 +26,14 @@ it (parquet: in the file's metadata; CSV: in a side-car ``<table>.csv.mlkit.json
 :func:`mlkit.models.dataset.load_features` reads it back, so ``mlkit predict`` can refuse
 a table that was made differently from the model's inputs.
 
+Streaming: with ``output=`` the rows go to the file in input order as they finish, a
+chunk of :data:`WRITE_CHUNK_ROWS` rows at a time (parquet: ``pyarrow.ParquetWriter`` row
+groups; CSV: appended blocks), into ``<output>.<pid>.partial`` renamed into place at the
+end; the file and its provenance are those of :func:`write_table` on the whole table. With
+``return_table=False`` (what ``mlkit featurize`` does) no table is kept: the rows held in
+memory are bounded by the write chunk plus the chunks in flight, not by the number of
+inputs, and a :class:`TableSummary` is returned instead.
+
 Cache: each row is stored as JSON under ``<cache_dir>/<key[:2]>/<key>.json`` as soon as it
 is computed (so the cache doubles as a checkpoint: a killed run loses no finished row).
 The key hashes the file's bytes (or the structure's JSON), the featurizer names and
@@ -41,6 +49,7 @@ import io
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -58,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "META_COLUMNS",
     "PROVENANCE_KEY",
+    "TableSummary",
     "feature_schema",
     "table_provenance",
     "default_cache_dir",
@@ -82,6 +92,8 @@ BOOL_META_COLUMNS = ("rotation_screen",)
 
 #: bump when the row layout changes
 CACHE_SCHEMA = 2
+#: rows per block written to a streamed output file (a parquet row group / CSV block)
+WRITE_CHUNK_ROWS = 256
 
 
 #: key of ``DataFrame.attrs`` (and of the files' metadata) holding a table's provenance
@@ -291,16 +303,279 @@ def _featurize_chunk(
 def _dask_results(client: Any, chunks: list, args: tuple) -> Iterator[list]:
     """Chunks as Dask tasks; results yielded in chunk order (rows are cached as they finish).
 
-    Workers run tasks in threads, where the per-structure time limit (``SIGALRM``) cannot
-    be set: on Dask a structure runs without one.
+    At most four tasks per worker thread are in flight (submitted, running or finished but
+    not yet yielded), so neither the workers nor this process hold more than that many
+    chunks of rows, whatever the number of chunks. Workers run tasks in threads, where the
+    per-structure time limit (``SIGALRM``) cannot be set: on Dask a structure runs
+    without one.
     """
-    futures = [client.submit(_featurize_chunk, [it for _, it in chunk], *args, pure=False)
-               for chunk in chunks]
+    window = max(2, 4 * sum(client.nthreads().values()))
+    pending = iter(chunks)
+    futures: deque = deque()
+
+    def submit_next() -> None:
+        chunk = next(pending, None)
+        if chunk is not None:
+            futures.append(client.submit(_featurize_chunk, [it for _, it in chunk], *args,
+                                         pure=False))
+
+    for _ in range(window):
+        submit_next()
     try:
-        for fut in futures:
-            yield fut.result()
+        while futures:
+            fut = futures.popleft()
+            result = fut.result()
+            fut.release()
+            submit_next()
+            yield result
     finally:
-        client.cancel(futures)
+        client.cancel(list(futures))
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSummary:
+    """What a streamed featurization wrote (``return_table=False``).
+
+    Attributes
+    ----------
+    path : Path
+        The table written.
+    n_rows, n_errors, n_invalid, n_features : int
+        Rows (= inputs), rows with a non-empty ``error``, rows of inputs that could not be
+        read or failed validation (``disorder`` empty), feature columns.
+    max_rows_held : int
+        The most rows this process held in memory at once (received from workers or read
+        from the cache, not yet written): bounded by the write chunk and the chunks in
+        flight, not by ``n_rows``.
+    """
+
+    path: Path
+    n_rows: int
+    n_errors: int
+    n_invalid: int
+    n_features: int
+    max_rows_held: int
+
+
+class _RowCount:
+    """Rows held in this process: +n when they arrive, -n when written and dropped."""
+
+    def __init__(self) -> None:
+        self.held = 0
+        self.peak = 0
+
+    def add(self, n: int) -> None:
+        self.held += n
+        self.peak = max(self.peak, self.held)
+
+    def drop(self, n: int) -> None:
+        self.held -= n
+
+
+def _frame(rows: list[dict[str, Any]], columns: list[str]) -> pd.DataFrame:
+    """Rows -> the table's dtypes (floats, str meta columns, bool screen); no attrs."""
+    import pandas as pd
+
+    df = pd.DataFrame(rows, columns=columns)
+    for col in columns[len(META_COLUMNS) :]:
+        df[col] = df[col].astype(float)
+    for col in META_COLUMNS:
+        if col in BOOL_META_COLUMNS:
+            df[col] = df[col].fillna(False).astype(bool)
+        else:
+            df[col] = df[col].fillna("").astype(str)
+    return df
+
+
+def _output_suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise MlkitError(f"{path}: output must end in .csv or .parquet")
+    return suffix
+
+
+class _StreamWriter:
+    """Rows in input order -> ``<path>.<pid>.partial`` block by block -> ``path`` at close.
+
+    The file equals :func:`write_table` of the whole table: parquet gets the schema and
+    metadata ``DataFrame.to_parquet`` writes (pandas metadata and ``PANDAS_ATTRS`` holding
+    the provenance); CSV gets one header and the side-car ``<path>.mlkit.json``. Partial
+    files left by killed runs (their process gone) are removed when a new one starts.
+    """
+
+    def __init__(self, path: str | Path, columns: list[str], provenance: dict[str, Any],
+                 count: _RowCount, chunk_rows: int = WRITE_CHUNK_ROWS) -> None:
+        self.path = Path(path)
+        self.suffix = _output_suffix(self.path)
+        self.columns = columns
+        self.provenance = provenance
+        self.count = count
+        self.chunk_rows = max(1, int(chunk_rows))
+        self.buffer: list[dict[str, Any]] = []
+        self.n_rows = self.n_errors = self.n_invalid = 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_partials(self.path)
+        self.partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.partial")
+        self.partial.unlink(missing_ok=True)
+        self._writer: Any = None  # pyarrow.parquet.ParquetWriter, opened on the first block
+        self._schema: Any = None
+        self._csv: Any = None
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.buffer.append(row)
+        if len(self.buffer) >= self.chunk_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.buffer and (self._writer is not None or self._csv is not None):
+            return
+        df = _frame(self.buffer, self.columns)
+        self.n_rows += len(df)
+        self.n_errors += int((df["error"] != "").sum())
+        self.n_invalid += int(df["disorder"].eq("").sum())
+        if self.suffix == ".parquet":
+            self._write_parquet(df)
+        else:
+            if self._csv is None:
+                self._csv = open(self.partial, "w", newline="")  # noqa: SIM115 - closed in close()
+                df.to_csv(self._csv, index=False)
+            else:
+                df.to_csv(self._csv, index=False, header=False)
+        self.count.drop(len(self.buffer))
+        self.buffer = []
+
+    def _write_parquet(self, df: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            df.attrs[PROVENANCE_KEY] = self.provenance  # pyarrow keeps attrs in its metadata
+            table = pa.Table.from_pandas(df, preserve_index=False)
+            # and pandas' to_parquet adds them again (pandas.io.parquet.PyArrowImpl.write)
+            meta = {**table.schema.metadata, "PANDAS_ATTRS": json.dumps(
+                {PROVENANCE_KEY: self.provenance})}
+            self._schema = table.schema.with_metadata(meta)
+            self._writer = pq.ParquetWriter(self.partial, self._schema)
+        table = pa.Table.from_pandas(df, schema=self._schema, preserve_index=False)
+        self._writer.write_table(table)
+
+    def close(self) -> Path:
+        """Write what is left, then move the file into place (and the CSV side-car)."""
+        self._flush()
+        if self._writer is not None:
+            self._writer.close()
+        if self._csv is not None:
+            self._csv.flush()
+            os.fsync(self._csv.fileno())
+            self._csv.close()
+            sidecar = self.path.with_name(self.path.name + CSV_PROVENANCE_SUFFIX)
+            sidecar.unlink(missing_ok=True)
+            os.replace(self.partial, self.path)
+            atomic_write_text(sidecar, json.dumps(self.provenance, indent=1))
+        else:
+            with open(self.partial, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(self.partial, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the partial file (the run failed; the output is left as it was)."""
+        for handle in (self._writer, self._csv):
+            if handle is not None:
+                try:
+                    handle.close()
+                except Exception:  # noqa: BLE001, S110 - already failing; remove the file
+                    pass
+        self.partial.unlink(missing_ok=True)
+
+
+def _remove_stale_partials(path: Path) -> None:
+    """Remove ``<path>.<pid>.partial`` files whose process no longer runs (killed runs)."""
+    for stale in path.parent.glob(f"{path.name}.*.partial"):
+        pid_text = stale.name[len(path.name) + 1 : -len(".partial")]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            stale.unlink(missing_ok=True)
+        except OSError:  # alive but not ours (EPERM): leave it
+            continue
+
+
+def _ordered_rows(
+    items: list[tuple[str, str, str | Structure, str]],
+    settings: FeaturizationSettings,
+    fz: Sequence[BaseFeaturizer],
+    count: _RowCount,
+    *,
+    n_jobs: int,
+    cdir: Path,
+    use_cache: bool,
+    progress: bool,
+    chunk_size: int | None,
+    time_limit_s: float | None,
+    dask_client: Any,
+) -> Iterator[dict[str, Any]]:
+    """Every input's row, in input order: from the cache, or computed (local or Dask).
+
+    Which rows are cached is decided by the files' presence; a cached row is read only
+    when its turn comes (so cached rows are not all held at once), and one that has become
+    unreadable since (removed, or another process wrote it badly) is computed here.
+    """
+    from tqdm.auto import tqdm
+
+    settings_key = _settings_hash(settings, fz)
+    keys = [hashlib.sha256(f"{settings_key}:{item[3]}".encode()).hexdigest() for item in items]
+    todo = [i for i, key in enumerate(keys)
+            if not (use_cache and _cache_file(cdir, key).is_file())]
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), disable=not progress,
+               desc="featurize", unit="structure")
+    store = str(cdir) if use_cache else None
+    args = (fz, settings, store, time_limit_s)
+    if chunk_size is None:
+        chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
+    chunks = [[(i, (*items[i][:3], keys[i])) for i in todo[k : k + chunk_size]]
+              for k in range(0, len(todo), chunk_size)]
+    results: Iterable[list[tuple[int, dict[str, Any]]]]
+    if not chunks:
+        results = iter(())
+    elif dask_client is not None:
+        results = _dask_results(dask_client, chunks, args)
+    elif n_jobs == 1:
+        results = (_featurize_chunk([it for _, it in chunk], *args) for chunk in chunks)
+    else:
+        from joblib import Parallel, delayed
+
+        results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
+            delayed(_featurize_chunk)([it for _, it in chunk], *args) for chunk in chunks
+        )
+    results = iter(results)
+    todo_set = set(todo)
+    next_chunk = 0
+    computed: dict[int, dict[str, Any]] = {}  # rows of the current result chunk, by input
+    try:
+        for i, (row_id, source, payload, _) in enumerate(items):
+            if i in todo_set:
+                if i not in computed:  # i opens the next chunk (chunks follow input order)
+                    chunk, result = chunks[next_chunk], next(results)
+                    next_chunk += 1
+                    computed = {chunk[local][0]: row for local, row in result}
+                    count.add(len(result))
+                    bar.update(len(result))
+                yield computed.pop(i)
+                continue
+            row = _load_cached(cdir, keys[i])
+            if row is None:  # gone or unreadable since the scan: compute it here
+                row = _featurize_chunk([(row_id, source, payload, keys[i])], *args)[0][1]
+            row["id"], row["source"] = row_id, source
+            count.add(1)
+            yield row
+    finally:
+        bar.close()
+        close = getattr(results, "close", None)
+        if close is not None:
+            close()
 
 
 def _run(
@@ -314,65 +589,45 @@ def _run(
     chunk_size: int | None,
     time_limit_s: float | None = None,
     dask_client: Any = None,
-) -> pd.DataFrame:
-    import pandas as pd
-    from tqdm.auto import tqdm
-
+    output: str | Path | None = None,
+    return_table: bool = True,
+    write_chunk_rows: int | None = None,
+) -> pd.DataFrame | TableSummary:
+    if output is None and not return_table:
+        raise ValueError("return_table=False needs an output file")
+    if output is not None:
+        _output_suffix(Path(output))
     fz = settings.build_featurizers()
     columns = list(META_COLUMNS) + feature_columns(fz)
-    settings_key = _settings_hash(settings, fz)
     cdir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-
-    rows: list[dict[str, Any] | None] = [None] * len(items)
-    todo: list[tuple[int, tuple[str, str, str | Structure, str]]] = []
-    for i, (row_id, source, payload, content_hash) in enumerate(items):
-        key = hashlib.sha256(f"{settings_key}:{content_hash}".encode()).hexdigest()
-        cached = _load_cached(cdir, key) if use_cache else None
-        if cached is not None:
-            cached["id"], cached["source"] = row_id, source
-            rows[i] = cached
-        else:
-            todo.append((i, (row_id, source, payload, key)))
-
-    bar = tqdm(
-        total=len(items),
-        initial=len(items) - len(todo),
-        disable=not progress,
-        desc="featurize",
-        unit="structure",
-    )
-    store = str(cdir) if use_cache else None
-    if todo:
-        if chunk_size is None:
-            chunk_size = max(1, min(16, math.ceil(len(todo) / (max(n_jobs, 1) * 8))))
-        chunks = [todo[k : k + chunk_size] for k in range(0, len(todo), chunk_size)]
-        args = (fz, settings, store, time_limit_s)
-        if dask_client is not None:
-            results = _dask_results(dask_client, chunks, args)
-        elif n_jobs == 1:
-            results: Iterable[list[tuple[int, dict[str, Any]]]] = (
-                _featurize_chunk([it for _, it in chunk], *args) for chunk in chunks
-            )
-        else:
-            from joblib import Parallel, delayed
-
-            results = Parallel(n_jobs=n_jobs, backend="loky", return_as="generator")(
-                delayed(_featurize_chunk)([it for _, it in chunk], *args) for chunk in chunks
-            )
-        for chunk, result in zip(chunks, results, strict=True):
-            for local, row in result:
-                rows[chunk[local][0]] = row
-            bar.update(len(result))
-    bar.close()
-    df = pd.DataFrame([r for r in rows if r is not None], columns=columns)
-    for col in columns[len(META_COLUMNS) :]:
-        df[col] = df[col].astype(float)
-    for col in META_COLUMNS:
-        if col in BOOL_META_COLUMNS:
-            df[col] = df[col].fillna(False).astype(bool)
-        else:
-            df[col] = df[col].fillna("").astype(str)
-    df.attrs[PROVENANCE_KEY] = table_provenance(settings)
+    provenance = table_provenance(settings)
+    count = _RowCount()
+    # rows kept for the returned table stay held: then the writer's drops are not counted
+    writer = (None if output is None else
+              _StreamWriter(output, columns, provenance, _RowCount() if return_table else count,
+                            WRITE_CHUNK_ROWS if write_chunk_rows is None else write_chunk_rows))
+    kept: list[dict[str, Any]] | None = [] if return_table else None
+    try:
+        for row in _ordered_rows(items, settings, fz, count, n_jobs=n_jobs, cdir=cdir,
+                                 use_cache=use_cache, progress=progress, chunk_size=chunk_size,
+                                 time_limit_s=time_limit_s, dask_client=dask_client):
+            if kept is not None:
+                kept.append(row)
+            if writer is not None:
+                writer.add(row)
+        path = writer.close() if writer is not None else None
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    if kept is None:
+        assert writer is not None and path is not None
+        return TableSummary(path=path, n_rows=writer.n_rows, n_errors=writer.n_errors,
+                            n_invalid=writer.n_invalid,
+                            n_features=len(columns) - len(META_COLUMNS),
+                            max_rows_held=count.peak)
+    df = _frame(kept, columns)
+    df.attrs[PROVENANCE_KEY] = provenance
     return df
 
 
@@ -400,8 +655,10 @@ def featurize_paths(
     chunk_size: int | None = None,
     time_limit_s: float | None = 600.0,
     dask_client: Any = None,
+    output: str | Path | None = None,
+    return_table: bool = True,
     **overrides: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | TableSummary:
     """Featurize structure files: one row per input file.
 
     Parameters
@@ -429,15 +686,24 @@ def featurize_paths(
     dask_client : distributed.Client, optional
         Run the chunks on a Dask cluster (LocalCluster, or dask-jobqueue on SLURM/PBS)
         instead of local processes; the table is the same.
+    output : str or Path, optional
+        Also write the table to this ``.csv`` or ``.parquet`` file, streamed: rows go out
+        in input order, in blocks, as they finish (temp file renamed at the end; the file
+        equals :func:`write_table` of the table).
+    return_table : bool, default True
+        False (needs ``output``): keep no table in memory and return a
+        :class:`TableSummary`; memory is then bounded by the write block and the chunks
+        in flight, not by the number of inputs (``mlkit featurize`` runs this way).
     **overrides
         Fields of :class:`FeaturizationSettings` replacing those of ``settings``
         (``featurize_paths(paths, mobile_ion="Li")``).
 
     Returns
     -------
-    pandas.DataFrame of shape (n_inputs, 7 + n_features)
+    pandas.DataFrame of shape (n_inputs, 7 + n_features), or TableSummary
         Columns ``id, source, error, disorder, connectivity, rotation_screen,
-        rotation_screen_reason`` (:data:`META_COLUMNS`) then the features.
+        rotation_screen_reason`` (:data:`META_COLUMNS`) then the features; with
+        ``return_table=False`` the :class:`TableSummary` of the file written.
     """
     from mlkit.structures import collect_paths, structure_id
 
@@ -468,6 +734,8 @@ def featurize_paths(
         chunk_size=chunk_size,
         time_limit_s=time_limit_s,
         dask_client=dask_client,
+        output=output,
+        return_table=return_table,
     )
 
 
@@ -482,8 +750,10 @@ def featurize_structures(
     chunk_size: int | None = None,
     time_limit_s: float | None = 600.0,
     dask_client: Any = None,
+    output: str | Path | None = None,
+    return_table: bool = True,
     **overrides: Any,
-) -> pd.DataFrame:
+) -> pd.DataFrame | TableSummary:
     """Featurize in-memory structures ``{id: Structure}``; same settings, options and table
     as :func:`featurize_paths` (``source`` = ``id``; cache key = hash of the structure's JSON).
     """
@@ -501,6 +771,8 @@ def featurize_structures(
         chunk_size=chunk_size,
         time_limit_s=time_limit_s,
         dask_client=dask_client,
+        output=output,
+        return_table=return_table,
     )
 
 
@@ -511,9 +783,7 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
     into ``<path>.mlkit.json`` next to a CSV (a stale side-car is removed).
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise MlkitError(f"{path}: output must end in .csv or .parquet")
+    suffix = _output_suffix(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".csv":
         sidecar = path.with_name(path.name + CSV_PROVENANCE_SUFFIX)

@@ -438,5 +438,5 @@ def label_md(paths: Sequence[str | Path], out_dir: str | Path, labels_csv: str |
     df = df[df["id"].isin(wanted)].reset_index(drop=True)
     if labels_csv is not None:
         Path(labels_csv).parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(labels_csv, index=False)
+        atomic_write_text(labels_csv, df.to_csv(index=False))
     return df

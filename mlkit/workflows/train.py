@@ -290,11 +290,12 @@ def _write_tables(result: TrainResult) -> None:
         "report": out / "dataset_report.json",
         "settings": out / "settings.json",
     }
-    t.summary().to_csv(paths["cv_summary"])
-    pd.concat(
+    # every file whole or absent after a kill: temp file + rename
+    atomic_write_text(paths["cv_summary"], t.summary().to_csv())
+    atomic_write_text(paths["cv_folds"], pd.concat(
         [r.fold_metrics.assign(model=n) for n, r in t.cv_results_.items()]
-    ).to_csv(paths["cv_folds"])
-    t.oof_predictions().to_csv(paths["oof_predictions"], index=False)
+    ).to_csv())
+    atomic_write_text(paths["oof_predictions"], t.oof_predictions().to_csv(index=False))
     rows = [
         {"feature": c, "reason": "constant", "partner": "", "r": np.nan}
         for c in t.constant_dropped_
@@ -302,9 +303,8 @@ def _write_tables(result: TrainResult) -> None:
         {"feature": p.dropped, "reason": "redundant", "partner": p.kept, "r": p.r}
         for p in t.redundant_pairs_
     ]
-    pd.DataFrame(rows, columns=["feature", "reason", "partner", "r"]).to_csv(
-        paths["dropped_features"], index=False
-    )
+    atomic_write_text(paths["dropped_features"], pd.DataFrame(
+        rows, columns=["feature", "reason", "partner", "r"]).to_csv(index=False))
     atomic_write_text(paths["features"], json.dumps(t.feature_columns_, indent=1))
     atomic_write_text(paths["report"], json.dumps(result.report.to_dict(), indent=1))
     atomic_write_text(paths["settings"], json.dumps(result.settings, indent=1, default=str))
@@ -336,7 +336,7 @@ def _run_subset_search(result: TrainResult, out: Path) -> Any:
     res = exhaustive_subset_search(X, t.y_, cv=t.outer_folds, seed=t.seed, metric="f1",
                                    progress=t.progress)
     path = out / "subset_search_best_by_size.csv"
-    res.best_by_size.to_csv(path, index=False)
+    atomic_write_text(path, res.best_by_size.to_csv(index=False))
     result.tables["subset_search"] = path
     result.figures["subset_curve"] = res.plot_curve(out / "subset_search_curve.png")
     result.subset_metrics = {f"subset_{k}": float(v) for k, v in res.summary_metrics().items()}

@@ -293,3 +293,109 @@ def test_dask_backend_gives_the_local_table(tmp_path, nacl, na3po4):
                                       chunk_size=1, dask_client=client)
     pd.testing.assert_frame_equal(local, remote)
     assert len(list(tmp_path.rglob("*.json"))) == 2  # workers wrote the row cache
+
+
+def _rock_salts(n: int) -> dict[str, Structure]:
+    """``n`` distinct NaCl cells (a = 5.50 .. A in 0.01 A steps): distinct cache keys."""
+    return {
+        f"nacl_{k:03d}": Structure.from_spacegroup(
+            "Fm-3m", Lattice.cubic(5.50 + 0.01 * k), ["Na", "Cl"], [[0, 0, 0], [0.5] * 3])
+        for k in range(n)
+    }
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_streamed_file_equals_write_table(tmp_path, na3po4, monkeypatch, suffix):
+    import pyarrow.parquet as pq
+
+    structures = {**_rock_salts(5), "na3po4": na3po4, "empty_cell_k": Structure(
+        Lattice.cubic(4.0), ["K"], [[0, 0, 0]])}
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK_ROWS", 2)  # several row groups / CSV blocks
+    whole = featurize_structures(structures, cache_dir=tmp_path / "c", progress=False,
+                                 chunk_size=3)
+    ref = write_table(whole, tmp_path / f"ref.{suffix}")
+    summary = featurize_structures(structures, cache_dir=tmp_path / "c2", progress=False,
+                                   chunk_size=3, output=tmp_path / f"out.{suffix}",
+                                   return_table=False)
+    out = summary.path
+    assert summary.n_rows == len(whole) == 7
+    assert summary.n_errors == int((whole["error"] != "").sum()) >= 1
+    assert summary.n_features == whole.shape[1] - len(META_COLUMNS)
+    if suffix == "parquet":
+        assert pq.ParquetFile(out).num_row_groups == 4  # 2 + 2 + 2 + 1 rows
+        assert pq.read_schema(out).metadata == pq.read_schema(ref).metadata
+        back, ref_back = pd.read_parquet(out), pd.read_parquet(ref)
+        pd.testing.assert_frame_equal(back, ref_back)
+        assert back.attrs == ref_back.attrs == {"mlkit": whole.attrs["mlkit"]}
+    else:
+        assert out.read_bytes() == ref.read_bytes()
+        sidecar = Path(f"{out}.mlkit.json")
+        assert json.loads(sidecar.read_text()) == whole.attrs["mlkit"]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(
+        [f"ref.{suffix}", f"out.{suffix}"] + ([f"ref.{suffix}.mlkit.json",
+                                               f"out.{suffix}.mlkit.json"]
+                                              if suffix == "csv" else []))
+
+
+def test_streaming_holds_a_bounded_number_of_rows(tmp_path, monkeypatch):
+    structures = _rock_salts(24)
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK_ROWS", 4)
+    kw = {"featurizers": ("structural",), "cache_dir": tmp_path / "c", "progress": False,
+          "chunk_size": 2}
+    summary = featurize_structures(structures, output=tmp_path / "a.parquet",
+                                   return_table=False, **kw)
+    # a write block (4) plus one result chunk (2), whatever the number of inputs
+    assert summary.n_rows == 24 and 0 < summary.max_rows_held <= 4 + 2
+    # all cached now: rows are read one at a time as their turn comes
+    again = featurize_structures(structures, output=tmp_path / "b.parquet",
+                                 return_table=False, **kw)
+    assert again.max_rows_held <= 4 + 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "a.parquet"),
+                                  pd.read_parquet(tmp_path / "b.parquet"))
+    # a returned table holds every row
+    whole = featurize_structures(structures, **kw)
+    pd.testing.assert_frame_equal(whole, pd.read_parquet(tmp_path / "a.parquet"))
+
+
+def test_stale_partial_of_a_dead_run_is_removed_and_failures_leave_no_partial(tmp_path, nacl):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f"t.parquet.{dead}.partial"
+    stale.write_bytes(b"half a table")
+    featurize_structures({"a": nacl}, featurizers=("structural",), use_cache=False,
+                         progress=False, output=tmp_path / "t.parquet")
+    assert not stale.exists() and (tmp_path / "t.parquet").is_file()
+    with pytest.raises(ValueError, match="needs an output"):
+        featurize_structures({"a": nacl}, use_cache=False, progress=False, return_table=False)
+    with pytest.raises(MlkitError, match="must end in .csv or .parquet"):
+        featurize_structures({"a": nacl}, use_cache=False, progress=False,
+                             output=tmp_path / "t.xlsx")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["t.parquet"]
+
+
+def test_dask_streams_more_chunks_than_its_window(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(pipeline, "WRITE_CHUNK_ROWS", 1)
+
+    structures = _rock_salts(7)  # 7 chunks of 1 > the window of 4 tasks per worker thread
+    kw = {"featurizers": ("structural",), "progress": False, "chunk_size": 1}
+    local = featurize_structures(structures, use_cache=False, **kw)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        summary = featurize_structures(structures, cache_dir=tmp_path / "c", dask_client=client,
+                                       output=tmp_path / "d.parquet", return_table=False, **kw)
+    assert summary.n_rows == 7 and summary.max_rows_held <= 1 + 1
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "d.parquet"), local)
+
+
+def test_a_torn_cache_entry_is_recomputed_and_rewritten(tmp_path):
+    structures = _rock_salts(3)
+    kw = {"featurizers": ("structural",), "cache_dir": tmp_path / "c", "progress": False}
+    first = featurize_structures(structures, **kw)
+    entries = sorted((tmp_path / "c").rglob("*.json"))
+    assert len(entries) == 3
+    entries[1].write_text('{"id": "nacl_0')  # what a non-atomic writer killed mid-way leaves
+    again = featurize_structures(structures, output=tmp_path / "t.parquet", **kw)
+    pd.testing.assert_frame_equal(again, first)
+    assert all(json.loads(p.read_text())["error"] == "" for p in entries)

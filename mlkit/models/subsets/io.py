@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mlkit.models.subsets.execution import jsonable
 from mlkit.models.subsets.result import SubsetSearchResult
+from mlkit.utils import atomic_write_text
 
 __all__ = ["write_outputs"]
 
@@ -28,11 +29,12 @@ def write_outputs(result: SubsetSearchResult, out_dir: str | Path) -> dict[str, 
         "top100": out / "top100.csv",
         "best": out / "best.json",
     }
-    result.best_by_size.to_csv(paths["best_by_size"], index=False)
-    result.size_summary.to_csv(paths["size_summary"], index=False)
-    result.top(100).to_csv(paths["top100"], index=False)
+    atomic_write_text(paths["best_by_size"], result.best_by_size.to_csv(index=False))
+    atomic_write_text(paths["size_summary"], result.size_summary.to_csv(index=False))
+    atomic_write_text(paths["top100"], result.top(100).to_csv(index=False))
     best = result.best
-    paths["best"].write_text(
+    atomic_write_text(
+        paths["best"],
         json.dumps(
             {
                 "bitmask": int(best["bitmask"]),
@@ -43,7 +45,7 @@ def write_outputs(result: SubsetSearchResult, out_dir: str | Path) -> dict[str, 
                 "params": jsonable(result.params),
             },
             indent=1,
-        )
+        ),
     )
     paths["curve"] = result.plot_curve(out / f"{result.metric}_vs_n_features.png")
     return paths

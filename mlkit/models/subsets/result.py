@@ -19,6 +19,7 @@ import pandas as pd
 from mlkit.errors import MlkitError
 from mlkit.models.subsets.chunks import concat_tables, mask_dtype
 from mlkit.models.subsets.execution import jsonable, read_checkpoint_tables
+from mlkit.utils import atomic_write_bytes
 
 __all__ = ["SIZE_SUMMARY_COLUMNS", "StreamingSummary", "SubsetSearchResult"]
 
@@ -237,7 +238,9 @@ class SubsetSearchResult:
                 "classes": [str(c) for c in self.classes],
             }
         ).encode()
-        pq.write_table(tab.replace_schema_metadata(meta), path)
+        buffer = pa.BufferOutputStream()
+        pq.write_table(tab.replace_schema_metadata(meta), buffer)
+        atomic_write_bytes(path, buffer.getvalue().to_pybytes())  # a kill leaves no torn file
         return path
 
     def plot_curve(self, path: str | Path, *, title: str | None = None) -> Path:
