@@ -80,6 +80,10 @@ def make_labels(stage: str) -> tuple[pd.DataFrame, dict]:
     done = rows[rows["status"] == "done"].copy()
     counts["excluded"] = int((done["category_decision"] == "excluded").sum())
     done = done[done["category_decision"] != "excluded"]
+    # structures that pass the screen only through spectator polyhedra (e.g. MgO4 in
+    # Na6MgO4) have no rotor to measure: no rotation label
+    counts["no_rotor"] = int((done["n_rotors"].fillna(0) == 0).sum())
+    done = done[done["n_rotors"].fillna(0) > 0]
     done = done[done["category"].isin([1, 2, 3])]
     done["rotation"] = done["category"].isin([1, 2]).astype(int)
     # the paper's rule at the run's own end (no extrapolation to 60 ps): conservative
@@ -136,7 +140,7 @@ def report(result: dict, labels: pd.DataFrame, summary: pd.DataFrame, by_size: p
         f"| point estimate at 60 ps | {cat.get(1, 0)} | {cat.get(2, 0)} | {cat.get(3, 0)} | {n} "
         "| 19 / 27 / 53 of 99 |",
         "", f"Campaign rows: {c['rows']} ({c['error']} error rows, {c['excluded']} excluded: "
-        "framework melted or polyanions decomposed).", "",
+        f"framework melted or polyanions decomposed; {c['no_rotor']} without a rotor).", "",
         "95 % decisions (category_decision): " + ", ".join(
             f"{k}: {v}" for k, v in sorted(c["category_decision"].items())),
         "", "rotation_decision: " + ", ".join(

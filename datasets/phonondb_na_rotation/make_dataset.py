@@ -64,7 +64,7 @@ def main() -> None:
                      ignore_index=True)
     rows["id"] = rows["mp_id"]
     keep = (rows["status"] == "done") & (rows["category_decision"] != "excluded") \
-        & rows["category"].isin([1, 2, 3])
+        & rows["category"].isin([1, 2, 3]) & (rows["n_rotors"].fillna(0) > 0)
     labels = rows[keep].copy()
     labels["category"] = labels["category"].astype(int)
     labels["rotation"] = labels["category"].isin([1, 2]).astype(int)
