@@ -199,10 +199,10 @@ def outer_splits(
     """List of (train_val_positions, test_positions) for the outer folds.
 
     Random folds (``KFold``; ``StratifiedKFold`` for classification), or with ``groups``
-    whole groups per test fold (``GroupKFold``; ``StratifiedGroupKFold`` for
-    classification), all shuffled with ``seed``.
+    whole groups per test fold (:func:`_balanced_group_folds`; ``StratifiedGroupKFold``
+    for classification), all shuffled with ``seed``.
     """
-    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+    from sklearn.model_selection import KFold, StratifiedGroupKFold, StratifiedKFold
 
     if outer_folds < 2:
         raise ValueError(f"outer_folds must be >= 2, got {outer_folds}")
@@ -222,8 +222,7 @@ def outer_splits(
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 return list(splitter.split(zeros, y.to_numpy(), groups=g))
-        splitter = GroupKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
-        return list(splitter.split(zeros, groups=g))
+        return _balanced_group_folds(g, outer_folds, seed)
     if task == "classification":
         splitter = StratifiedKFold(n_splits=outer_folds, shuffle=True, random_state=seed)
         with warnings.catch_warnings():
@@ -231,6 +230,32 @@ def outer_splits(
             return list(splitter.split(zeros, y.to_numpy()))
     splitter = KFold(n_splits=outer_folds, shuffle=True, random_state=seed)
     return list(splitter.split(zeros))
+
+
+def _balanced_group_folds(
+    groups: np.ndarray, n_splits: int, seed: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Whole groups per test fold, fold sizes balanced: ``GroupKFold``'s greedy rule, seeded.
+
+    Groups go, largest first, to the fold with the fewest rows so far (scikit-learn's
+    ``GroupKFold`` without shuffling); the groups are permuted with ``seed`` first, so
+    groups of equal size land in seeded folds. (``GroupKFold(shuffle=True)`` instead puts
+    the same *number* of groups in each fold, whatever their sizes: with one family of 40
+    rows next to many of 1-2 rows, test folds would differ several-fold in size.)
+    """
+    rng = np.random.default_rng(seed)
+    names, codes = np.unique(groups, return_inverse=True)
+    order = rng.permutation(len(names))
+    sizes = np.bincount(codes, minlength=len(names))
+    order = order[np.argsort(-sizes[order], kind="stable")]
+    fold_of = np.empty(len(names), dtype=int)
+    rows = np.zeros(n_splits, dtype=int)
+    for k in order:
+        fold_of[k] = int(np.argmin(rows))
+        rows[fold_of[k]] += sizes[k]
+    pos = np.arange(len(groups))
+    row_fold = fold_of[codes]
+    return [(pos[row_fold != f], pos[row_fold == f]) for f in range(n_splits)]
 
 
 def _run_fold(k, trval, test, X, y, model, task, val_fraction, n_trials, seed, groups=None):

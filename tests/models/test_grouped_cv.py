@@ -45,6 +45,11 @@ def test_grouped_splits_keep_groups_whole_outer_and_inner():
         tr, va = split_train_val(y.iloc[trval], "regression", 0.2, seed=1, groups=g[trval])
         assert not set(g[trval][tr]) & set(g[trval][va])
         assert len(set(g[trval][va])) == 2  # 20 % of 9 groups, rounded up by sklearn
+    # unequal groups: fold sizes balanced (one group of 20 rows, 20 groups of 1 row)
+    uneven = np.array(["big"] * 20 + [f"g{i}" for i in range(20)])
+    sizes = [len(t) for _, t in outer_splits(pd.Series(np.zeros(40)), "regression", 2, seed=3,
+                                             groups=uneven)]
+    assert sizes == [20, 20]
     # classification: stratified by class and grouped
     yc = pd.Series((y > y.median()).astype(int))
     for trval, test in outer_splits(yc, "classification", 3, seed=0, groups=g):
