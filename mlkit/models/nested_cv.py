@@ -10,9 +10,10 @@ and the *test* fold is only scored -- it is never seen by tuning or fitting.
 Splits are stratified for classification and seeded.
 
 Grouped CV (``groups``: one label per row, e.g. a structure family or a composition
-prototype): rows of one group never sit on both sides of a split. The outer folds are
-``GroupKFold`` (regression) or ``StratifiedGroupKFold`` (classification), shuffled and
-seeded, so each test fold holds whole groups; the inner train/validation split is a
+prototype): rows of one group never sit on both sides of a split. The outer folds hold
+whole groups, with balanced row counts (``GroupKFold``'s largest-group-to-smallest-fold
+rule, ties in seeded order; ``StratifiedGroupKFold``, shuffled, for classification); the
+inner train/validation split is a
 seeded ``GroupShuffleSplit`` with ``val_fraction`` of the *groups* (not of the rows) in
 validation. Fold sizes then vary with the group sizes. A score that drops from random to
 grouped folds is the part of it that came from near-duplicates of the test rows in
