@@ -69,11 +69,15 @@ FEATURE_SETS = {
 }
 BASELINE = "baseline (magpie only)"
 MODELS = ("logreg", "rf", "xgboost", "lightgbm")
+#: the order the cells run in (cheapest first, so a cut run has the most cells)
+MODELS_BY_COST = ("logreg", "lightgbm", "xgboost", "rf")
 SPLITS = ("random", "grouped")
 FRACTIONS = (0.2, 0.4, 0.6, 0.8, 1.0)
 #: spelling variants of OBELiX's Family column merged into one group
 FAMILY_ALIASES = {"argyrodite": "argyrodites", "cholorides": "chlorides",
                   "nitride": "nitrides"}
+#: grid of the bvse group (``--bvse-resolution-A``; 0.2 A is the group's default)
+BVSE_RESOLUTION_A = 0.2
 #: columns of a featurize table that are not features (kept from the default table only)
 META = ("source", "error", "disorder", "connectivity", "rotation_screen",
         "rotation_screen_reason")
@@ -90,8 +94,13 @@ def main() -> int:
                     help="run the cells without bvse first, then wait for its table")
     ap.add_argument("--curve", default=None,
                     help="learning curve for FEATURE_SET:MODEL (default: the choice rule)")
+    ap.add_argument("--bvse-resolution-A", type=float, default=0.2,
+                    help="grid of the bvse group (0.2 = its default, table bvse.parquet; "
+                    "otherwise table bvse_<res>A.parquet)")
     ap.add_argument("--report", action="store_true", help="only write evaluation.md")
     args = ap.parse_args()
+    global BVSE_RESOLUTION_A
+    BVSE_RESOLUTION_A = args.bvse_resolution_A
 
     out = Path(args.out)
     cache = Path(args.cache_dir) if args.cache_dir else out / ".cache"
@@ -107,7 +116,9 @@ def main() -> int:
     paths = [str(cifs / f"{i}.cif") for i in labels["id"]]
 
     tables = {g: _table(g, paths, cache, wait=False) for g in ("default", "magpie")}
-    if (cache / "tables" / "bvse.parquet").is_file() or not args.wait_for_bvse:
+    bvse_path = cache / "tables" / ("bvse.parquet" if BVSE_RESOLUTION_A == 0.2
+                                    else f"bvse_{BVSE_RESOLUTION_A:g}A.parquet")
+    if bvse_path.is_file() or not args.wait_for_bvse:
         tables["bvse"] = _table("bvse", paths, cache, wait=False)
     data = Data(labels, tables, args)
     print(f"{len(labels)} rows with CIF; {len(data.y)} usable for regression (common to all "
@@ -116,10 +127,10 @@ def main() -> int:
     # priority: random table, grouped table, learning curve; cells needing bvse wait for its
     # table (meanwhile the baseline's curve points run)
     pending = [(s, fs, m) for s in SPLITS for fs in FEATURE_SETS
-               for m in (("rf",) if fs == BASELINE else MODELS)]
+               for m in (("rf",) if fs == BASELINE else MODELS_BY_COST)]
     base_curve = [(BASELINE, "rf", f) for f in FRACTIONS]
     while pending:
-        if "bvse" not in tables and (cache / "tables" / "bvse.parquet").is_file():
+        if "bvse" not in tables and bvse_path.is_file():
             tables["bvse"] = _table("bvse", paths, cache, wait=False)
             data = Data(labels, tables, args)
         ready = [c for c in pending if "bvse" in tables or "bvse" not in c[1]]
@@ -142,15 +153,20 @@ def main() -> int:
 
 def _table(group: str, paths: list[str], cache: Path, *, wait: bool) -> pd.DataFrame:
     """The feature table of one group: from ``cache/tables`` or featurized (and stored)."""
-    from mlkit.features import featurize_paths, write_table
+    from mlkit.features import FeaturizationSettings, featurize_paths, write_table
 
-    path = cache / "tables" / f"{group}.parquet"
+    coarse = group == "bvse" and BVSE_RESOLUTION_A != 0.2
+    path = cache / "tables" / (f"bvse_{BVSE_RESOLUTION_A:g}A.parquet" if coarse
+                               else f"{group}.parquet")
     while wait and not path.is_file():
         time.sleep(60)
     if not path.is_file():
         t = time.perf_counter()
-        df = featurize_paths(paths, featurizers=[group], mobile_ion="Li", n_jobs=1,
-                             cache_dir=cache / "features", progress=False)
+        params = {"bvse": {"resolution_A": BVSE_RESOLUTION_A}} if coarse else {}
+        settings = FeaturizationSettings(featurizers=(group,), mobile_ion="Li",
+                                         featurizer_params=params)
+        df = featurize_paths(paths, settings, n_jobs=1, cache_dir=cache / "features",
+                             progress=False)
         path.parent.mkdir(parents=True, exist_ok=True)
         write_table(df, path)
         print(f"featurized {group}: {time.perf_counter() - t:.0f} s", flush=True)
@@ -346,7 +362,9 @@ def write_report(out: Path, args) -> None:
         return
     cells = pd.read_csv(cells_csv)
     lines = ["# OBELiX: honest evaluation (grouped CV, feature sets, learning curve)", "",
-             "Command: `nice -n 5 python experiments/obelix_evaluation.py --wait-for-bvse` "
+             "Command: `nice -n 5 python experiments/obelix_evaluation.py --wait-for-bvse"
+             + ("" if BVSE_RESOLUTION_A == 0.2 else f" --bvse-resolution-A {BVSE_RESOLUTION_A:g}")
+             + "` "
              f"({int(cells['n_trials'].iloc[0])} Optuna trials per fold, "
              f"{args.outer_folds} outer folds, seed {args.seed}, one process; "
              "`--report` rewrites this page from the CSVs).  ",
@@ -359,7 +377,10 @@ def write_report(out: Path, args) -> None:
              "merged into `argyrodites`, `chlorides`, `nitrides`), test folds of 16-42 rows; "
              "the inner train/validation split is by family too.",
              "", "Feature sets: `default` = the five core groups; `+bvse` = bvlain BVSE "
-             "percolation barriers; `+magpie` = Magpie composition statistics; baseline = "
+             f"percolation barriers (grid {BVSE_RESOLUTION_A:g} A"
+             + ("" if BVSE_RESOLUTION_A == 0.2 else "; the group's default is 0.2 A, see "
+                "the bvse section below") + "); `+magpie` = Magpie composition statistics; "
+             "baseline = "
              "random forest on Magpie composition features only. `n features` = columns left "
              "after the label-free filters (constant, |r| > 0.9).", ""]
     for split in SPLITS:
@@ -465,13 +486,12 @@ def _choice_section(out: Path, cells: pd.DataFrame) -> list[str]:
 def _featurize_times(out: Path, args) -> list[str]:
     cache = Path(args.cache_dir) if getattr(args, "cache_dir", None) else out / ".cache"
     lines = []
-    for g in GROUPS:
+    for g in (*GROUPS, "bvse_0.4A"):
         log = cache / f"{g}_featurize.log"
         if log.is_file():
             last = [x for x in log.read_text().splitlines() if x.startswith("featurized")]
             if last:
-                lines.append(f"- `{g}`: {last[-1].split(' -> ')[1].split(': ', 1)[1]}"
-                             if ": " in last[-1] else f"- `{g}`: {last[-1]}")
+                lines.append(f"- `{g}`: {last[-1].split(' -> ', 1)[-1]}")
     if not lines:
         return []
     return ["## Featurization wall time (254 CIFs, one process, nice 5, shared cores)", "",
