@@ -322,6 +322,9 @@ def _done(csv: Path, **key) -> bool:
 
 
 def _append(csv: Path, df: pd.DataFrame) -> None:
+    """Append rows, in the column order of the file's header (missing columns empty)."""
+    if csv.is_file():
+        df = df.reindex(columns=pd.read_csv(csv, nrows=0).columns)
     df.to_csv(csv, mode="a", header=not csv.is_file(), index=False)
 
 
