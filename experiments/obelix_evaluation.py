@@ -102,6 +102,12 @@ def main() -> int:
     ap.add_argument("--bvse-grid-check", action="store_true",
                     help="compare the bvse features at the coarse grid with the 0.2 A grid on "
                     "the structures of OUT/evaluation_bvse_grid_ids.txt and exit")
+    ap.add_argument("--no-bvse", action="store_true",
+                    help="skip the bvse cells (time box); then the learning curve")
+    ap.add_argument("--bvse-subset", action="store_true",
+                    help="time box: bvse from the cache only (2 s per uncached structure, "
+                    "then an error row), default against default+bvse on the rows that have "
+                    "bvse, own folds; OUT/evaluation_bvse_subset.csv")
     ap.add_argument("--report", action="store_true", help="only write evaluation.md")
     args = ap.parse_args()
     global BVSE_RESOLUTION_A
@@ -115,6 +121,9 @@ def main() -> int:
     if args.bvse_grid_check:
         bvse_grid_check(out, cache)
         return 0
+    if args.bvse_subset:
+        bvse_subset(out, cache, args)
+        return 0
     t0 = time.perf_counter()
     cifs = OBELIX / "cifs_train"
     table = pd.read_csv(OBELIX / "train.csv", dtype=str, keep_default_na=False)
@@ -126,7 +135,7 @@ def main() -> int:
     tables = {g: _table(g, paths, cache, wait=False) for g in ("default", "magpie")}
     bvse_path = cache / "tables" / ("bvse.parquet" if BVSE_RESOLUTION_A == 0.2
                                     else f"bvse_{BVSE_RESOLUTION_A:g}A.parquet")
-    if bvse_path.is_file() or not args.wait_for_bvse:
+    if not args.no_bvse and (bvse_path.is_file() or not args.wait_for_bvse):
         tables["bvse"] = _table("bvse", paths, cache, wait=False)
     data = Data(labels, tables, args)
     print(f"{len(labels)} rows with CIF; {len(data.y)} usable for regression (common to all "
@@ -137,10 +146,11 @@ def main() -> int:
     # priority: random table, grouped table, learning curve; cells needing bvse wait for its
     # table (meanwhile the baseline's curve points run)
     pending = [(s, fs, m) for s in SPLITS for fs in FEATURE_SETS
-               for m in (("rf",) if fs == BASELINE else MODELS_BY_COST)]
+               for m in (("rf",) if fs == BASELINE else MODELS_BY_COST)
+               if not (args.no_bvse and "bvse" in fs)]
     base_curve = [(BASELINE, "rf", f) for f in FRACTIONS]
     while pending:
-        if "bvse" not in tables and bvse_path.is_file():
+        if not args.no_bvse and "bvse" not in tables and bvse_path.is_file():
             tables["bvse"] = _table("bvse", paths, cache, wait=False)
             data = Data(labels, tables, args)
         ready = [c for c in pending if "bvse" in tables or "bvse" not in c[1]]
@@ -234,6 +244,16 @@ class Data:
         df["error"] = ["; ".join(e for e in errs if e) for errs in zip(*errors, strict=True)]
         return df.reset_index()
 
+    def joined_subset(self, groups: tuple[str, ...]) -> pd.DataFrame:
+        """Like :meth:`joined`, on the ids present in every table of ``groups``."""
+        ids = set.intersection(*(set(self.tables[g]["id"]) for g in groups))
+        keep = {g: t[t["id"].isin(ids)] for g, t in self.tables.items()}
+        saved, self.tables = self.tables, keep
+        try:
+            return self.joined(groups)
+        finally:
+            self.tables = saved
+
     def matrix(self, fs: str) -> pd.DataFrame:
         """Model inputs of a feature set on the common rows, label-free filters applied."""
         from mlkit.models.dataset import build_training_table
@@ -315,6 +335,77 @@ def run_curve_point(out: Path, data: Data, fs: str, model: str, frac: float) -> 
     _append(csv, pd.DataFrame([row]))
     print(f"curve {fs:24s} {model:9s} fraction {frac:.1f}: MAE {s['mae_mean']:.3f} "
           f"+- {s['mae_std']:.3f}", flush=True)
+
+
+def bvse_subset(out: Path, cache: Path, args) -> None:
+    """default against default+bvse on the rows whose bvse row is in the cache (time box).
+
+    Own random and grouped folds on that subset (same folds for both sets); models
+    logreg, lightgbm, xgboost (rf left out for time). Rows: ``evaluation_bvse_subset.csv``.
+    """
+    from mlkit.features import FeaturizationSettings, featurize_paths
+    from mlkit.models.dataset import build_training_table, load_groups
+    from mlkit.models.nested_cv import nested_cv, outer_splits
+    from mlkit.models.trainer import Trainer
+
+    cifs = OBELIX / "cifs_train"
+    table = pd.read_csv(OBELIX / "train.csv", dtype=str, keep_default_na=False)
+    table = table[table["ID"].isin({p.stem for p in cifs.glob("*.cif")})]
+    labels = pd.DataFrame({"id": table["ID"], TARGET: table[TARGET_RAW],
+                           "family": table["Family"].str.strip().replace(FAMILY_ALIASES)})
+    paths = [str(cifs / f"{i}.cif") for i in labels["id"]]
+    t = time.perf_counter()
+    bvse = featurize_paths(paths, FeaturizationSettings(
+        featurizers=("bvse",), mobile_ion="Li",
+        featurizer_params={"bvse": {"resolution_A": BVSE_RESOLUTION_A}}),
+        cache_dir=cache / "features", progress=False, time_limit_s=2.0)
+    cut = bvse["error"].str.contains("time limit")
+    print(f"bvse rows from the cache: {int((~cut).sum())} of {len(bvse)} "
+          f"({time.perf_counter() - t:.0f} s)", flush=True)
+    tables = {"default": _table("default", paths, cache, wait=False), "bvse": bvse[~cut]}
+    data = Data.__new__(Data)
+    data.tables = tables
+    policy_rows = None
+    mats = {}
+    for fs in ("default", "default+bvse"):
+        X, y, _ = build_training_table(data.joined_subset(FEATURE_SETS[fs]), labels,
+                                       _policy())
+        mats[fs] = (X, y)
+        policy_rows = list(y.index) if policy_rows is None else [
+            i for i in policy_rows if i in set(y.index)]
+    y = mats["default"][1].loc[policy_rows]
+    groups = load_groups(labels, "family", policy_rows).to_numpy()
+    folds = {"random": outer_splits(y, "regression", args.outer_folds, args.seed),
+             "grouped": outer_splits(y, "regression", args.outer_folds, args.seed,
+                                     groups=groups)}
+    csv = out / "evaluation_bvse_subset.csv"
+    for split in SPLITS:
+        for model in ("logreg", "lightgbm", "xgboost"):
+            for fs in ("default", "default+bvse"):
+                if _done(csv, split=split, feature_set=fs, model=model):
+                    continue
+                tr = Trainer()
+                tr.notes_ = []
+                X = tr.prepare(mats[fs][0].loc[policy_rows], fit=True)
+                t = time.perf_counter()
+                res = nested_cv(X, y, model, "regression", folds=folds[split],
+                                groups=groups if split == "grouped" else None,
+                                n_trials=args.n_trials, seed=args.seed, progress=False)
+                _append(out / "evaluation_bvse_subset_folds.csv",
+                        res.fold_metrics.reset_index().assign(split=split, feature_set=fs,
+                                                              model=model))
+                _append(csv, pd.DataFrame([{
+                    "split": split, "feature_set": fs, "model": model, "n_rows": len(y),
+                    "n_features": X.shape[1], "mae_mean": res.mean["mae"],
+                    "mae_std": res.std["mae"], "wall_s": round(time.perf_counter() - t, 1)}]))
+                print(f"subset {split:8s} {fs:14s} {model:9s} MAE {res.mean['mae']:.3f} "
+                      f"({len(y)} rows)", flush=True)
+
+
+def _policy():
+    from mlkit.models.dataset import LabelPolicy
+
+    return LabelPolicy(TARGET, target_transform="log10", feature_errors="keep-partial")
 
 
 def bvse_grid_check(out: Path, cache: Path) -> pd.DataFrame:
