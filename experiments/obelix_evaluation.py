@@ -564,6 +564,7 @@ def write_report(out: Path, args) -> None:
     lines += _paired_section(out, cells)
     lines += _curve_section(out)
     lines += _choice_section(out, cells)
+    lines += _subset_section(out)
     lines += _grid_section(out)
     lines += _featurize_times(out, args)
     (out / "evaluation.md").write_text("\n".join(lines) + "\n")
@@ -644,6 +645,36 @@ def _choice_section(out: Path, cells: pd.DataFrame) -> list[str]:
             "feature set replaces it only when it beats it by more than 2 SE of the paired "
             "per-fold difference on random folds and is not worse on grouped folds.  ",
             f"Result: **{fs}, {model}** -- {why}.", ""]
+
+
+def _subset_section(out: Path) -> list[str]:
+    csv = out / "evaluation_bvse_subset.csv"
+    if not csv.is_file():
+        return []
+    cells = pd.read_csv(csv)
+    folds = pd.read_csv(out / "evaluation_bvse_subset_folds.csv")
+    lines = [f"## default against default+bvse (bvse grid {BVSE_RESOLUTION_A:g} A)", "",
+             f"`--bvse-subset`: the {int(cells['n_rows'].iloc[0])} rows whose bvse row was "
+             "finished when the time box closed, their own random and grouped folds (the "
+             "same for both sets), models without rf (time). Paired difference = mean over "
+             "folds of MAE(default+bvse) - MAE(default) +- its standard error.", "",
+             "| split | model | MAE default | MAE default+bvse | paired difference |",
+             "|---|---|---|---|---|"]
+    for (split, model), sub in cells.groupby(["split", "model"], sort=False):
+        r = sub.set_index("feature_set")
+        if not {"default", "default+bvse"} <= set(r.index):
+            continue
+        f = folds[(folds["split"] == split) & (folds["model"] == model)]
+        a = f[f["feature_set"] == "default+bvse"].set_index("fold")["mae"]
+        b = f[f["feature_set"] == "default"].set_index("fold")["mae"]
+        d = a - b
+        lines.append(f"| {split} | {model} | {r.loc['default', 'mae_mean']:.3f} +- "
+                     f"{r.loc['default', 'mae_std']:.3f} | "
+                     f"{r.loc['default+bvse', 'mae_mean']:.3f} +- "
+                     f"{r.loc['default+bvse', 'mae_std']:.3f} | {d.mean():+.3f} +- "
+                     f"{d.std(ddof=1) / np.sqrt(len(d)):.3f} |")
+    lines += ["", f"Wall time of these cells: {cells['wall_s'].sum():.0f} s.", ""]
+    return lines
 
 
 def _grid_section(out: Path) -> list[str]:
