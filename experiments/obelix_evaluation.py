@@ -102,6 +102,8 @@ def main() -> int:
     ap.add_argument("--bvse-grid-check", action="store_true",
                     help="compare the bvse features at the coarse grid with the 0.2 A grid on "
                     "the structures of OUT/evaluation_bvse_grid_ids.txt and exit")
+    ap.add_argument("--models", default=",".join(MODELS),
+                    help="run only the cells of these models (time box; default all)")
     ap.add_argument("--no-bvse", action="store_true",
                     help="skip the bvse cells (time box); then the learning curve")
     ap.add_argument("--bvse-subset", action="store_true",
@@ -147,7 +149,8 @@ def main() -> int:
     # table (meanwhile the baseline's curve points run)
     pending = [(s, fs, m) for s in SPLITS for fs in FEATURE_SETS
                for m in (("rf",) if fs == BASELINE else MODELS_BY_COST)
-               if not (args.no_bvse and "bvse" in fs)]
+               if not (args.no_bvse and "bvse" in fs)
+               and (fs == BASELINE or m in args.models.split(","))]
     base_curve = [(BASELINE, "rf", f) for f in FRACTIONS]
     while pending:
         if not args.no_bvse and "bvse" not in tables and bvse_path.is_file():
