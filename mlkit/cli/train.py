@@ -36,6 +36,10 @@ def add_parser(subparsers) -> None:
     m.add_argument("--val-fraction", type=float, default=0.2,
                    help="validation share of the non-test rows (0.2 -> 72/18/10)")
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--group-column", default=None,
+                   help="grouped CV: column of the labels CSV with a group per row (e.g. a "
+                   "structure family); no group is ever split across train/validation/test; "
+                   "a row with an empty cell is its own group")
     m.add_argument("--corr-threshold", type=float, default=0.9)
     m.add_argument("--feature-set", default=None,
                    help="only these feature columns: a named set (rotation-paper) or a "
@@ -80,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
         args.labels, label_policy_from_args(args), structures=args.structures,
         features=args.features, featurization=featurization_from_args(args), trainer=trainer,
         tracking=tracking, explain=not args.no_explain, subset_search=args.subset_search,
-        output_dir=args.output_dir, jobs=args.jobs, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache, progress=not args.no_progress,
+        group_column=args.group_column, output_dir=args.output_dir, jobs=args.jobs,
+        cache_dir=args.cache_dir, use_cache=not args.no_cache, progress=not args.no_progress,
     )
     print(result.summary_text())
     if result.tracking_error:

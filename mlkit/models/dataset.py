@@ -31,6 +31,11 @@ Handling (defaults in brackets)
   feature groups failed (e.g. "no polyanions"): their NaN features are imputed inside
   each CV fold; the count is reported.
 * feature rows without a label: ignored and counted in the report.
+
+Groups for grouped CV (:func:`load_groups`, ``mlkit train --group-column COL``): a
+column of the same labels file (e.g. OBELiX's ``Family``). A row whose group cell is
+empty (or NaN/``na``/``none``) is its own group (``"id:<id>"``, so it can never leak into
+another fold; the count is reported); a missing column is an error.
 """
 
 from __future__ import annotations
@@ -348,7 +353,19 @@ def _decode_labels(raw: bytes, source: str) -> str:
 
 
 def _read_labels(csv: str | Path | pd.DataFrame, policy: LabelPolicy) -> tuple[str, pd.DataFrame]:
-    """The labels table and its name for messages; checks the id and target columns.
+    """The labels table and its name for messages; checks the id and target columns."""
+    source, table = _read_table(csv)
+    for what, col in (("id", policy.id_column), ("target", policy.target)):
+        if col not in table.columns:
+            raise MlkitError(
+                f"{source}: no {what} column {col!r} "
+                f"(columns: {', '.join(map(str, table.columns))})"
+            )
+    return source, table
+
+
+def _read_table(csv: str | Path | pd.DataFrame) -> tuple[str, pd.DataFrame]:
+    """A labels table (all cells str) and its name for messages.
 
     A file may be UTF-8 (with or without BOM) or UTF-16/32 with a byte-order mark, and
     comma-, semicolon- or tab-separated (the delimiter most frequent in the header line);
@@ -375,13 +392,69 @@ def _read_labels(csv: str | Path | pd.DataFrame, policy: LabelPolicy) -> tuple[s
             raise MlkitError(f"{source}: repeated column name(s) {', '.join(map(repr, repeated))}")
         if table.empty:
             raise MlkitError(f"{source}: no label rows (only a header)")
-    for what, col in (("id", policy.id_column), ("target", policy.target)):
+    return source, table
+
+
+#: group cells that mean "no group" (the row becomes its own group)
+_NO_GROUP = ("", "nan", "na", "n/a", "none", "null")
+
+
+def load_groups(
+    csv: str | Path | pd.DataFrame,
+    group_column: str,
+    ids: Sequence[str],
+    *,
+    id_column: str = "id",
+    report: DatasetReport | None = None,
+) -> pd.Series:
+    """Group label of each of ``ids`` from a column of the labels table (grouped CV).
+
+    Parameters
+    ----------
+    csv : path or DataFrame
+        The labels table (read as :func:`load_labels` reads it).
+    group_column : str
+        Column holding the group (e.g. a structure family).
+    ids : sequence of str
+        The rows to label, e.g. the index of the training table; each must be in the file.
+    id_column : str
+        The id column (the label policy's ``id_column``).
+    report : DatasetReport, optional
+        Receives one note: the number of groups and of rows without a group.
+
+    Returns
+    -------
+    Series of str, index = ``ids``
+        A row with an empty group cell is its own group ``"id:<id>"``. With repeated
+        ids the first row counts (as ``duplicates="first"`` does for the target).
+    """
+    source, table = _read_table(csv)
+    for what, col in (("id", id_column), ("group", group_column)):
         if col not in table.columns:
             raise MlkitError(
                 f"{source}: no {what} column {col!r} "
                 f"(columns: {', '.join(map(str, table.columns))})"
             )
-    return source, table
+    keys = _clean_ids(table[id_column], source)
+    cells = pd.Series(table[group_column].to_numpy(), index=keys.to_numpy())
+    cells = cells[~cells.index.duplicated(keep="first")]
+    ids = [str(i) for i in ids]
+    missing = [i for i in ids if i not in cells.index]
+    if missing:
+        raise MlkitError(
+            f"{source}: {len(missing)} id(s) without a row: {', '.join(missing[:8])}"
+        )
+    text = cells.loc[ids].astype(str).str.strip()
+    empty = text.str.lower().isin(_NO_GROUP)
+    groups = text.where(~empty, "id:" + pd.Series(ids, index=text.index))
+    groups.name = group_column
+    if report is not None:
+        report.note(
+            f"groups from {group_column!r}: {groups.nunique()} distinct over {len(ids)} rows"
+            + (f" ({int(empty.sum())} row(s) without a group, each its own group)"
+               if empty.any() else "")
+        )
+    return groups
 
 
 def _clean_ids(column: pd.Series, source: str) -> pd.Series:

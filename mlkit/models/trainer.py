@@ -9,6 +9,11 @@
        seeded 80/20 (stratified) split of *all* rows, then the pipeline is refitted
        on all rows -> ``pipeline_`` (the artefact).
 
+``Trainer.fit(X, y, groups=groups)`` (scikit-learn's convention: groups are data passed to
+``fit``, not a parameter) splits by group everywhere: the outer folds, the inner
+train/validation splits and the final tuning split keep each group on one side
+(:mod:`mlkit.models.nested_cv`).
+
 The whole job (featurize, join the labels, fit, explain, track) is
 :func:`mlkit.workflows.train`, a layer above this one.
 """
@@ -83,6 +88,8 @@ class Trainer(BaseEstimator):
     pipeline_ : sklearn Pipeline fitted on all rows
     train_min_, train_max_ : dict of str to float
         Range of every model input over the training rows.
+    n_groups_ : int or None
+        Distinct groups given to ``fit`` (None: random folds).
     notes_ : list of str
     """
 
@@ -155,7 +162,7 @@ class Trainer(BaseEstimator):
         self.feature_columns_ = kept
         return encoded[kept]
 
-    def fit(self, X: pd.DataFrame, y: pd.Series) -> Trainer:
+    def fit(self, X: pd.DataFrame, y: pd.Series, groups=None) -> Trainer:
         """Run the nested CV of every model, choose the best, refit it on all rows.
 
         Parameters
@@ -164,6 +171,11 @@ class Trainer(BaseEstimator):
             Raw feature columns (numeric + ``connectivity``), index = id.
         y : Series of shape (n_samples,)
             Class codes (classification) or values (regression), same index.
+        groups : array-like of shape (n_samples,), optional
+            Group label of every row (e.g. structure family), in the order of ``X``; a
+            Series with the index of ``X`` is aligned to it. Every split keeps a group on
+            one side; at least ``outer_folds`` distinct groups are needed. ``None``:
+            random (stratified) splits.
         """
         models = self._validate()
         X = _as_frame(X)
@@ -176,6 +188,7 @@ class Trainer(BaseEstimator):
             raise MlkitError(f"0 feature(s) (shape={X.shape}) while a minimum of 1 is required.")
         if len(X) < self.outer_folds:
             raise MlkitError(f"n_samples={len(X)} is fewer than outer_folds={self.outer_folds}")
+        groups = _as_groups(groups, X, self.outer_folds)
         if self.task == "classification":
             counts = y.value_counts()
             if len(counts) < 2 or counts.min() < 2:
@@ -192,6 +205,12 @@ class Trainer(BaseEstimator):
                 self.notes_ = []
         else:
             self.notes_ = []
+        self.n_groups_ = None if groups is None else len(np.unique(groups))
+        if groups is not None:
+            self.notes_.append(
+                f"grouped CV: {self.n_groups_} groups; outer, inner and final splits keep "
+                "each group on one side"
+            )
         self.input_columns_ = list(X.columns)
         self.n_features_in_ = X.shape[1]
         self.X_raw_ = X
@@ -206,7 +225,7 @@ class Trainer(BaseEstimator):
             res = nested_cv(
                 Xf, y, name, self.task, outer_folds=self.outer_folds,
                 val_fraction=self.val_fraction, n_trials=self.n_trials, seed=self.seed,
-                progress=self.progress, n_jobs=self.n_jobs,
+                progress=self.progress, n_jobs=self.n_jobs, groups=groups,
             )
             res.wall_time_s = time.perf_counter() - t0
             self.cv_results_[name] = res
@@ -214,7 +233,7 @@ class Trainer(BaseEstimator):
             if best is None or is_better(self.task, value, best_value):
                 best, best_value = name, value
         self.best_model_ = best
-        tr, va = split_train_val(y, self.task, self.val_fraction, self.seed)
+        tr, va = split_train_val(y, self.task, self.val_fraction, self.seed, groups=groups)
         self.best_params_, self.final_val_score_ = tune(
             best, self.task, Xf.iloc[tr], y.iloc[tr], Xf.iloc[va], y.iloc[va],
             n_trials=self.n_trials, seed=self.seed,
@@ -294,6 +313,34 @@ def _as_frame(X) -> pd.DataFrame:
             "array.reshape(-1, 1) for a single feature"
         )
     return pd.DataFrame(arr, columns=[f"x{i}" for i in range(arr.shape[1])])
+
+
+def _as_groups(groups, X: pd.DataFrame, outer_folds: int) -> np.ndarray | None:
+    """Group labels as a string array in the row order of ``X`` (checked), or None."""
+    if groups is None:
+        return None
+    if isinstance(groups, pd.Series) and not groups.index.equals(X.index):
+        missing = [i for i in X.index if i not in groups.index]
+        if missing:
+            raise MlkitError(
+                f"groups has no entry for {len(missing)} row(s) of X: "
+                + ", ".join(map(str, missing[:8]))
+            )
+        groups = groups.loc[X.index]
+    g = pd.Series(np.asarray(groups, dtype=object))
+    if g.ndim != 1 or len(g) != len(X):
+        raise MlkitError(f"groups has {len(g)} entries but X has {len(X)} rows")
+    if g.isna().any():
+        raise MlkitError(
+            f"groups has {int(g.isna().sum())} missing label(s); give every row a group"
+        )
+    g = g.astype(str).to_numpy()
+    n_groups = len(np.unique(g))
+    if n_groups < outer_folds:
+        raise MlkitError(
+            f"{n_groups} distinct group(s) are fewer than outer_folds={outer_folds}"
+        )
+    return g
 
 
 def _as_series(y, X: pd.DataFrame) -> pd.Series:

@@ -38,6 +38,7 @@ from mlkit.models.dataset import (
     LabelPolicy,
     build_training_table,
     load_features,
+    load_groups,
     sha256_frame,
 )
 from mlkit.models.fitted import FittedModel
@@ -110,6 +111,7 @@ def train(
     tracking: TrackingSettings | None = None,
     explain: bool = True,
     subset_search: bool = False,
+    group_column: str | None = None,
     output_dir: str | Path | None = None,
     jobs: int = 1,
     cache_dir: str | Path | None = None,
@@ -144,6 +146,11 @@ def train(
     subset_search : bool
         Also run :func:`mlkit.models.subsets.exhaustive_subset_search` (binary
         classification, logistic regression on every feature subset) and log its result.
+    group_column : str, optional
+        Column of the labels table with a group per row (e.g. a structure family): the
+        CV splits keep each group on one side (``Trainer.fit(X, y, groups=...)``); a row
+        without a group is its own group (:func:`mlkit.models.dataset.load_groups`).
+        The subset search, when asked for, still uses random folds (noted).
     output_dir : path, optional
         Local copy of all artefacts, the model in ``final_model/`` (default: a
         temporary directory).
@@ -185,15 +192,22 @@ def train(
         file_sha256(labels) if Path(labels).is_file() else ""
     )
     X, y, report = build_training_table(table, labels, policy)
+    groups = None
+    if group_column is not None:
+        groups = load_groups(labels, group_column, list(X.index), id_column=policy.id_column,
+                             report=report)
+        if subset_search:
+            report.note("subset search: random folds (it takes no groups)")
     t_cv = time.perf_counter()
     estimator = clone(trainer if trainer is not None else Trainer()).set_params(task=report.task)
-    estimator.fit(X, y)
+    estimator.fit(X, y, groups=groups)
     timings["cv_and_refit_s"] = time.perf_counter() - t_cv
 
     model = TrainedModel(
         FittedModel.from_trainer(estimator, report.classes), featurization, policy,
         training={"model": estimator.best_model_, "params": estimator.best_params_,
-                  "n_train": int(len(y)), "feature_source": feature_source},
+                  "n_train": int(len(y)), "feature_source": feature_source,
+                  **({"group_column": group_column} if group_column else {})},
         feature_schema=schema,
     )
     result = TrainResult(trainer=estimator, report=report, model=model, output_dir=out,
