@@ -235,6 +235,23 @@ def collect(stage: str) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
+def labelled(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows that carry a rotation label, with the two binary targets added.
+
+    Kept: finished runs, not excluded (melted, decomposed), with a rotor (a structure that
+    passes the screen only through spectator polyhedra, e.g. MgO4 in Na6MgO4, has none)
+    and a point category. ``rotation`` = category 1 or 2 (point estimate at 60 ps);
+    ``rotation_in_run`` = C(t_end) < 0.9, the paper's rule at the run's own end.
+    """
+    keep = (rows["status"] == "done") & (rows["category_decision"] != "excluded") \
+        & (rows["n_rotors"].fillna(0) > 0) & rows["category"].isin([1, 2, 3])
+    out = rows[keep].copy()
+    out["category"] = out["category"].astype(int)
+    out["rotation"] = out["category"].isin([1, 2]).astype(int)
+    out["rotation_in_run"] = (out["c_t_end"] < 0.9).astype(int)
+    return out
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     items = screened()
     df = collect(args.stage)

@@ -39,7 +39,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "experiments"))
-from rotation_campaign import DATA, collect  # noqa: E402
+from rotation_campaign import DATA, collect, labelled  # noqa: E402
 
 OUT = ROOT / "experiments" / "results" / "rotation"
 MLKIT = str(Path(sys.executable).parent / "mlkit")
@@ -77,17 +77,11 @@ def make_labels(stage: str) -> tuple[pd.DataFrame, dict]:
     rows = collect(stage)
     counts = {"rows": len(rows)}
     counts["error"] = int((rows["status"] == "error").sum())
-    done = rows[rows["status"] == "done"].copy()
+    done = rows[rows["status"] == "done"]
     counts["excluded"] = int((done["category_decision"] == "excluded").sum())
-    done = done[done["category_decision"] != "excluded"]
-    # structures that pass the screen only through spectator polyhedra (e.g. MgO4 in
-    # Na6MgO4) have no rotor to measure: no rotation label
-    counts["no_rotor"] = int((done["n_rotors"].fillna(0) == 0).sum())
-    done = done[done["n_rotors"].fillna(0) > 0]
-    done = done[done["category"].isin([1, 2, 3])]
-    done["rotation"] = done["category"].isin([1, 2]).astype(int)
-    # the paper's rule at the run's own end (no extrapolation to 60 ps): conservative
-    done["rotation_in_run"] = (done["c_t_end"] < 0.9).astype(int)
+    kept = done[done["category_decision"] != "excluded"]
+    counts["no_rotor"] = int((kept["n_rotors"].fillna(0) == 0).sum())
+    done = labelled(rows)
     labels = done[[c for c in LABEL_COLUMNS if c in done.columns]]
     counts["labelled"] = len(labels)
     counts["category_point"] = {int(k): int(v) for k, v in

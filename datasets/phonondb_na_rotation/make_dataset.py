@@ -23,11 +23,15 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from pymatgen.core import Structure
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "experiments"))
+from rotation_campaign import collect, labelled  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -59,16 +63,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--stage", default="survey")
     args = p.parse_args()
-    rows_dir = RESULTS / "campaign" / args.stage / "rows"
-    rows = pd.concat([pd.read_csv(f) for f in sorted(rows_dir.glob("*.csv"))],
-                     ignore_index=True)
+    rows = collect(args.stage)
     rows["id"] = rows["mp_id"]
-    keep = (rows["status"] == "done") & (rows["category_decision"] != "excluded") \
-        & rows["category"].isin([1, 2, 3]) & (rows["n_rotors"].fillna(0) > 0)
-    labels = rows[keep].copy()
-    labels["category"] = labels["category"].astype(int)
-    labels["rotation"] = labels["category"].isin([1, 2]).astype(int)
-    labels["rotation_in_run"] = (labels["c_t_end"] < 0.9).astype(int)
+    labels = labelled(rows)
     labels = labels[[c for c in COLUMNS if c in labels.columns]].sort_values("id")
     labels.to_csv(HERE / "labels.csv", index=False)
     drop = [c for c in ("run_dir", "source", "campaign_command") if c in rows.columns]
