@@ -111,7 +111,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     sources = {"DFT force sets": PHONONS / "phonondb_dft_labels.csv",
-               "CHGNet (relaxed)": PHONONS / "ml_chgnet_relaxed_screened.csv"}
+               "CHGNet (relaxed)": PHONONS / "ml_chgnet_relaxed_campaign.csv"}
     dft = None
     for source, path in sources.items():
         if not path.exists():

@@ -92,13 +92,19 @@ def run_ml(args: argparse.Namespace) -> None:
         screen = pd.read_csv(HERE / "results" / "screen" / "phonondb_screen.csv")
         passed = idx.loc[screen.loc[screen["passed"], "id"]]
         ids = list(passed.sort_values("n_atoms_unitcell").index)
+    elif args.set == "campaign":  # those with an analysed campaign MD row (the check's set)
+        from rotation_campaign import collect
+
+        md = collect("survey")
+        md = md[(md["status"] == "done") & (md["category_decision"] != "excluded")]
+        ids = list(idx.loc[md["mp_id"]].sort_values("n_atoms_unitcell").index)
     else:
         ids = validation_ids(args.n)
     paths = [DATA / idx.loc[i, "structure_file"] for i in ids]
     settings = PhononSettings(temperatures_K=TEMPERATURES, relax=not args.no_relax)
     tag = f"ml_{args.potential}_{'unrelaxed' if args.no_relax else 'relaxed'}"
-    if args.set == "screened":
-        tag += "_screened"
+    if args.set != "validation":
+        tag += f"_{args.set}"
     t0 = time.time()
     table = label_phonons(paths, None, settings, source="potential",
                           potential=CalculatorSpec(args.potential, threads=1),
@@ -263,8 +269,10 @@ def main() -> None:
     m.add_argument("--potential", default="sevennet")
     m.add_argument("--no-relax", action="store_true")
     m.add_argument("--n", type=int, default=80)
-    m.add_argument("--set", choices=["validation", "screened"], default="validation",
-                   help="the n-compound validation subset, or the rotation screen's")
+    m.add_argument("--set", choices=["validation", "screened", "campaign"],
+                   default="validation",
+                   help="the n-compound validation subset, the rotation screen's, or the "
+                        "screened ones with an analysed campaign MD row")
     m.add_argument("--jobs", type=int, default=1)
     sub.add_parser("summary")
     args = p.parse_args()
