@@ -138,9 +138,8 @@ def analyze(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from mlkit.analysis import analyze_trajectory
     from mlkit.analysis.plots import plot_trajectory_curves
-    from mlkit.labels.md import analyze_run, pressure_from_frames, rotor_groups
+    from mlkit.labels.md import analyze_run, pressure_from_frames
     from mlkit.md import TrajectoryStore
 
     rows, cut_rows, curves_by = [], [], {}
@@ -153,28 +152,17 @@ def analyze(args: argparse.Namespace) -> None:
         if n < 101:
             print(f"{run_dir}: only {n} production frames so far")
             continue
-        row = analyze_run(run_dir, include_partial=True)  # the label row mlkit produces
+        # the label row mlkit produces, and its curves
+        row, curves = analyze_run(run_dir, include_partial=True, return_curves=True)
         if "pressure_GPa" not in row or not np.isfinite(row.get("pressure_GPa", np.nan)):
             row.update(pressure_from_frames(run_dir, n_samples=args.pressure_samples))
-        initial = store.read_initial()
-        centers, ligands, labels = rotor_groups(initial, meta["mobile_ion"])
         interval_ps = meta["frame_interval_fs"] / 1000.0
         for cut in CUTS_PS:
-            k = int(round(cut / interval_ps)) + 1
-            if k > n:
+            if int(round(cut / interval_ps)) + 1 > n:
                 break
-            cut_row = analyze_trajectory(
-                traj["positions_A"][:k], traj["species"], traj["cell_A"][0],
-                meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
-                mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"][:k],
-                rotor_labels=labels, site_positions_A=initial.cart_coords)
+            cut_row = analyze_run(run_dir, include_partial=True, production_ps=cut)
             cut_rows.append({"run": tag, "cut_ps": cut,
                              **{c: cut_row.get(c) for c in CUT_COLUMNS[2:]}})
-        _, curves = analyze_trajectory(
-            traj["positions_A"], traj["species"], traj["cell_A"][0],
-            meta["frame_interval_fs"], meta["temperature_K"], centers, ligands,
-            mobile_ion=meta["mobile_ion"], velocities_A_fs=traj["velocities_A_fs"],
-            rotor_labels=labels, site_positions_A=initial.cart_coords, return_curves=True)
         plot_trajectory_curves(curves, RESULTS, prefix=tag)
         curves_by[f"{tag} {meta['temperature_K']:g} K"] = curves
         rows.append({"run": tag, "formula": SYSTEMS[mp_id][0], **PAPER[mp_id],

@@ -105,21 +105,12 @@ def label_command(path: str, work: Path, protocol: dict) -> list[str]:
 
 def decimated_curves(md_dir: Path) -> pd.DataFrame:
     """C(t) per rotor species and the mobile-ion MSD at ~N_CURVE_POINTS log-spaced lags."""
-    from mlkit.analysis import analyze_trajectory
-    from mlkit.labels.md import find_run_dirs, rotor_groups
-    from mlkit.md import TrajectoryStore
+    from mlkit.labels.md import analyze_run, find_run_dirs
 
-    run_dir = find_run_dirs(md_dir)[0]
-    store = TrajectoryStore(run_dir)
-    traj, meta = store.read(), store.read_meta()
-    initial = store.read_initial()
-    mobile = meta.get("mobile_ion", "Na")
-    centers, ligands, labels = rotor_groups(initial, mobile)
-    _, curves = analyze_trajectory(
-        traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
-        float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
-        mobile_ion=mobile, velocities_A_fs=traj["velocities_A_fs"], rotor_labels=labels,
-        site_positions_A=initial.cart_coords, return_curves=True)
+    row, curves = analyze_run(find_run_dirs(md_dir)[0], include_partial=True,
+                              return_curves=True)
+    if not curves:
+        raise RuntimeError(f"{md_dir}: no curves: {row.get('error')}")
     lag = np.asarray(curves["lag_ps"])
     keep = np.unique(np.geomspace(1, len(lag) - 1, N_CURVE_POINTS).astype(int))
     keep = np.concatenate([[0], keep])

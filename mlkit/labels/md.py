@@ -37,6 +37,7 @@ import pandas as pd
 
 from mlkit.errors import MlkitError
 from mlkit.md import MDRun, MDSettings, TrajectoryStore, resolve_temperature_K, run_dir_for
+from mlkit.md.store import FRAME_FIELDS, OPTIONAL_FRAME_FIELDS
 from mlkit.utils import atomic_write_text, one_line
 
 if TYPE_CHECKING:
@@ -326,7 +327,8 @@ def pressure_from_frames(run_dir: str | Path, *, n_samples: int = 100, calculato
 
 def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
                 min_frames: int = 10, analysis_settings: AnalysisSettings | None = None,
-                **analysis_kwargs: Any) -> dict[str, Any]:
+                production_ps: float | None = None, return_curves: bool = False,
+                **analysis_kwargs: Any) -> dict[str, Any] | tuple[dict[str, Any], dict]:
     """One label row for one run directory (an error row when it cannot be analysed).
 
     Parameters
@@ -339,29 +341,61 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
     analysis_settings : AnalysisSettings, optional
         Thresholds and fit windows of :func:`mlkit.analysis.analyze_trajectory`
         (default: the paper's).
+    production_ps : float, optional
+        Analyse only the first ``production_ps`` of the stored production, as if the run
+        had stopped there (run-length checks); the row's ``production_ps`` is the cut and
+        ``run_production_ps`` the stored length. A cut longer than the run is an error row.
+    return_curves : bool
+        Also return the curves of :func:`mlkit.analysis.analyze_trajectory`
+        (``return_curves=True``; an empty dict for error rows).
     **analysis_kwargs
         Single :class:`~mlkit.analysis.AnalysisSettings` fields overriding
         ``analysis_settings``.
+
+    Returns
+    -------
+    dict, or (dict, dict) when ``return_curves``
     """
+    row, curves = _analyze_run(Path(run_dir), include_partial, min_frames,
+                               analysis_settings, production_ps, analysis_kwargs)
+    return (row, curves) if return_curves else row
+
+
+def _analyze_run(run_dir: Path, include_partial: bool, min_frames: int,
+                 analysis_settings: AnalysisSettings | None, production_ps: float | None,
+                 analysis_kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict]:
     import numpy as np
 
     store = TrajectoryStore(run_dir)
     meta = store.read_meta()
     status = store.status
-    run_dir = Path(run_dir)
     if status == "error":
         n = store.n_frames()
-        return _provenance_row(meta, run_dir, "error", store.status_message, n)
+        return _provenance_row(meta, run_dir, "error", store.status_message, n), {}
     if status != "done" and not include_partial:
         n = store.n_frames()
         return _provenance_row(meta, run_dir, "incomplete", f"{run_dir}: run not finished "
-                               f"({status}); rerun md run, or pass include_partial", n)
+                               f"({status}); rerun md run, or pass include_partial", n), {}
     traj = store.read()
-    n = len(traj["step"])
+    n_stored = len(traj["step"])
+    n = n_stored
+    if production_ps is not None:
+        interval_ps = float(meta["frame_interval_fs"]) / 1000.0
+        n = int(round(production_ps / interval_ps)) + 1
+        if production_ps <= 0 or n > n_stored:
+            row = _provenance_row(meta, run_dir, "error", "", n_stored)
+            row["error"] = (f"{run_dir}: cut production_ps={production_ps} outside the "
+                            f"stored {row['production_ps']:g} ps")
+            return row, {}
+        traj = {k: v[:n] if k in FRAME_FIELDS or k in OPTIONAL_FRAME_FIELDS else v
+                for k, v in traj.items()}
     row = _provenance_row(meta, run_dir, "done" if status == "done" else "partial", "", n)
+    if production_ps is not None:
+        row["run_production_ps"] = _provenance_row(meta, run_dir, "", "", n_stored)[
+            "production_ps"]
     if n < min_frames:
         row.update(status="error", error=f"{run_dir}: only {n} frames stored (< {min_frames})")
-        return row
+        return row, {}
     try:
         from mlkit.analysis import AnalysisSettings, analyze_trajectory
 
@@ -370,16 +404,16 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
         initial = store.read_initial()
         centers, ligands, rotor_labels = rotor_groups(initial, mobile_ion,
                                                       settings.rotor_species)
-        labels = analyze_trajectory(
+        labels, curves = analyze_trajectory(
             traj["positions_A"], traj["species"], np.asarray(traj["cell_A"][0]),
             float(meta["frame_interval_fs"]), float(meta["temperature_K"]), centers, ligands,
             mobile_ion=mobile_ion, velocities_A_fs=traj["velocities_A_fs"],
             rotor_labels=rotor_labels, site_positions_A=initial.cart_coords,
-            settings=settings,
+            settings=settings, return_curves=True,
         )
     except (MlkitError, ValueError, RuntimeError) as exc:
         row.update(status="error", error=f"{run_dir}: analysis failed: {one_line(exc)}")
-        return row
+        return row, {}
     row["n_rotors"] = len(centers)
     for key, value in labels.items():
         if key not in row:
@@ -390,7 +424,7 @@ def analyze_run(run_dir: str | Path, *, include_partial: bool = False,
             continue
         row[key] = json.dumps(value) if isinstance(value, list | dict) else value
     row["pressure_GPa"] = row.pop("pressure_mean_GPa", float("nan"))
-    return row
+    return row, curves
 
 
 def analyze_runs(out_dir: str | Path, *, include_partial: bool = False,

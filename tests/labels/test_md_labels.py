@@ -134,3 +134,33 @@ def test_cli_options_reach_the_md_and_analysis_settings():
     assert an.rotor_species == ("PS4", "P2S6") and an.reference_time_ps == 30.0
     assert an.confidence == 0.9 and an.orientation_phi_axis == "y"
     assert an.diffusivity_fit == "zero_intercept"  # from the preset
+
+
+def test_analyze_run_cut_and_curves(inputs, tmp_path):
+    """A cut analyses the first frames only, exactly as the sliced trajectory would be."""
+    from mlkit.analysis import analyze_trajectory
+    from mlkit.labels.md import analyze_run, find_run_dirs
+    from mlkit.md import TrajectoryStore
+
+    run_md_structures([inputs / "NaCl.vasp"], tmp_path / "md", settings(), progress=False)
+    run_dir = find_run_dirs(tmp_path / "md")[0]
+    full, curves = analyze_run(run_dir, return_curves=True)
+    assert full["production_ps"] == pytest.approx(0.1) and "run_production_ps" not in full
+    assert len(curves["lag_ps"]) == full["n_frames"] == 26
+    cut, cut_curves = analyze_run(run_dir, production_ps=0.08, return_curves=True)
+    assert cut["status"] == "done", cut["error"]
+    assert cut["n_frames"] == 21
+    assert cut["production_ps"] == pytest.approx(0.08)
+    assert cut["run_production_ps"] == pytest.approx(0.1)
+    assert len(cut_curves["lag_ps"]) == 21
+    store = TrajectoryStore(run_dir)
+    traj = store.read()
+    oracle = analyze_trajectory(traj["positions_A"][:21], traj["species"], traj["cell_A"][0],
+                                4.0, 300.0, [], [], velocities_A_fs=traj["velocities_A_fs"][:21],
+                                site_positions_A=store.read_initial().cart_coords)
+    assert cut["msd_mobile_A2"] == pytest.approx(oracle["msd_mobile_A2"])
+    assert cut["msd_mobile_A2"] != pytest.approx(full["msd_mobile_A2"])
+    pd.testing.assert_series_equal(pd.Series(analyze_run(run_dir)), pd.Series(full))
+    bad = analyze_run(run_dir, production_ps=1.0)
+    assert bad["status"] == "error" and "outside the stored 0.1 ps" in bad["error"]
+    assert analyze_run(run_dir, production_ps=1.0, return_curves=True)[1] == {}
