@@ -14,6 +14,13 @@
 3. The two tables, sorted by id, must be equal (exact; NaN equals NaN).
 4. Kill and resume: the local command on a third fresh cache, ``SIGKILL`` to its process
    group at half the local wall time, then rerun: the table must equal the local one.
+   ``--kill-dask``: instead, the Dask client is killed at half the local wall time (the
+   cluster stays up) and rerun; its throughput counts both parts, the resumed table
+   must equal the local one. Saves a third pass over ``N``.
+5. ``--ab-repeats R`` (instead of 2-4): R pairs of local and Dask runs on fresh caches in
+   alternating order (local-Dask, Dask-local, ...), so a load that drifts during the
+   experiment hits both alike; reports each pair's Dask/local wall-time ratio and their
+   median (the sequential runs of 2 are one pair only).
 
 Usage (docs/reliability.md has the 20,000 command)::
 
@@ -76,14 +83,35 @@ def make_variants(n: int, out: Path, seed: int, max_base_sites: int, strain: flo
             "max_base_sites": max_base_sites, "strain": strain, "sigma_A": sigma_A}
 
 
+def _inherit_autogroup_nice(pid: int) -> None:
+    """Give a new session (own autogroup under Linux sched_autogroup) this process's nice.
+
+    With autogroup scheduling, a process started with ``start_new_session`` gets a fresh
+    group at nice 0 whatever this process's group has, so a run measured against a
+    background job would get a different share than the experiment itself.
+    """
+    try:
+        nice = Path("/proc/self/autogroup").read_text().split("nice")[1].strip()
+        Path(f"/proc/{pid}/autogroup").write_text(nice)
+    except (OSError, IndexError):
+        pass
+
+
 def run_measured(argv: list[str], kill_after_s: float | None = None,
-                 extra_pids: list[int] = ()) -> dict:
-    """Run ``argv`` (own process group); sample RSS every 0.2 s; optionally SIGKILL it."""
+                 extra_pids: list[int] = (), new_session: bool = True) -> dict:
+    """Run ``argv``; sample RSS every 0.2 s; optionally SIGKILL it.
+
+    ``new_session``: its own process group (needed to kill the whole tree); under Linux
+    autogroup scheduling that is also its own scheduling group, which a comparison whose
+    other arm runs partly in this process's group (Dask workers) must not have.
+    """
     import psutil
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE,
+    proc = subprocess.Popen(argv, start_new_session=new_session, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
+    if new_session:
+        _inherit_autogroup_nice(proc.pid)
     ps = psutil.Process(proc.pid)
     extra = [psutil.Process(p) for p in extra_pids]
     peak_main = peak_tree = 0
@@ -123,6 +151,38 @@ def same_table(a: Path, b: Path) -> str:
     return "identical" if x.attrs == y.attrs else "values identical, provenance differs"
 
 
+def ab_compare(structures: Path, work: Path, n: int, repeats: int, jobs: int) -> dict:
+    """Alternating local / Dask runs (fresh caches); Dask/local wall ratio per pair."""
+    from distributed import LocalCluster
+
+    pairs = []
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        for r in range(repeats):
+            order = ("local", "dask") if r % 2 == 0 else ("dask", "local")
+            walls = {}
+            for kind in order:
+                cache = work / f"cache_{kind}_{r}"
+                extra = (["--jobs", str(jobs)] if kind == "local"
+                         else ["--dask-address", cluster.scheduler_address])
+                # one scheduling group for the CLI, its loky workers and the Dask workers
+                res = run_measured(featurize_argv(structures, work / f"{kind}_{r}.parquet",
+                                                  cache, *extra), new_session=False)
+                walls[kind] = res["wall_s"]
+                shutil.rmtree(cache, ignore_errors=True)
+            same = same_table(work / f"local_{r}.parquet", work / f"dask_{r}.parquet")
+            pairs.append({"order": "-".join(order), **{f"{k}_wall_s": v for k, v in walls.items()},
+                          "dask_over_local": round(walls["dask"] / walls["local"], 3),
+                          "tables": same})
+            print(pairs[-1], flush=True)
+    ratios = [p["dask_over_local"] for p in pairs]
+    return {"pairs": pairs, "median_dask_over_local": float(np.median(ratios)),
+            "local_structures_per_s": round(n / float(np.median(
+                [p["local_wall_s"] for p in pairs])), 2),
+            "dask_structures_per_s": round(n / float(np.median(
+                [p["dask_wall_s"] for p in pairs])), 2)}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=2000)
@@ -133,6 +193,11 @@ def main() -> int:
     ap.add_argument("--sigma-A", type=float, default=0.02)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--skip", default="", help="comma list of: dask,kill")
+    ap.add_argument("--kill-dask", action="store_true",
+                    help="kill and resume the Dask run (its wall time = both parts) instead "
+                         "of a third, local run")
+    ap.add_argument("--ab-repeats", type=int, default=0,
+                    help="only the alternating local/Dask comparison, this many pairs")
     args = ap.parse_args()
     os.environ.setdefault("PYTHONPATH", str(REPO))
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -148,6 +213,13 @@ def main() -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     skip = set(filter(None, args.skip.split(",")))
+    if args.ab_repeats:
+        report["ab"] = ab_compare(structures, work, args.n, args.ab_repeats, args.jobs)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        out = RESULTS / f"load_test_ab_N{args.n}.json"
+        out.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {out}")
+        return 0
 
     local = run_measured(featurize_argv(structures, work / "local.parquet", work / "cache_local",
                                         "--jobs", str(args.jobs)))
@@ -163,15 +235,24 @@ def main() -> int:
             import psutil
 
             pids = [p.pid for p in psutil.Process().children(recursive=True)]
-            dask = run_measured(featurize_argv(structures, work / "dask.parquet",
-                                               work / "cache_dask", "--dask-address",
-                                               cluster.scheduler_address), extra_pids=pids)
+            argv = featurize_argv(structures, work / "dask.parquet", work / "cache_dask",
+                                  "--dask-address", cluster.scheduler_address)
+            if args.kill_dask:  # the client killed mid-run, the cluster kept; then rerun
+                killed = run_measured(argv, kill_after_s=local["wall_s"] / 2, extra_pids=pids)
+                n_cached = len(list((work / "cache_dask").rglob("*.json")))
+                dask = run_measured(argv, extra_pids=pids)
+                dask["killed_run"] = {**killed, "rows_cached_at_kill": n_cached}
+                dask["wall_s"] = round(killed["wall_s"] + dask["wall_s"], 2)
+                for key in ("peak_rss_cli_MiB", "peak_rss_total_MiB"):
+                    dask[key] = max(dask[key], killed[key])
+            else:
+                dask = run_measured(argv, extra_pids=pids)
         dask["structures_per_s"] = round(args.n / dask["wall_s"], 2)
         dask["table_vs_local"] = same_table(work / "local.parquet", work / "dask.parquet")
         report["dask"] = dask
         print("dask", dask, flush=True)
 
-    if "kill" not in skip:
+    if "kill" not in skip and not args.kill_dask:
         argv = featurize_argv(structures, work / "resumed.parquet", work / "cache_kill",
                               "--jobs", str(args.jobs))
         kill = run_measured(argv, kill_after_s=local["wall_s"] / 2)
