@@ -268,7 +268,7 @@ def main() -> int:
         }
         print("kill_resume", report["kill_resume"], flush=True)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"load_test_N{args.n}.json"
+    out = RESULTS / f"load_test_N{args.n}{'_kill_dask' if args.kill_dask else ''}.json"
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"wrote {out}")
     return 0
