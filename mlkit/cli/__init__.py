@@ -17,7 +17,7 @@ import importlib
 import sys
 
 #: verb modules, in the order of the flow
-VERB_MODULES = ("featurize", "train", "subsets", "predict", "md", "label", "info")
+VERB_MODULES = ("featurize", "train", "track", "subsets", "predict", "md", "label", "info")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -228,12 +228,8 @@ def log_training(
     ``tracking_uri`` and ``registered`` (``{"name", "version", "alias"}`` or None).
     """
     import mlflow
-    from mlflow.models import infer_signature
-
-    from mlkit.tracking._pyfunc import MlkitPyfuncModel
 
     tracking = tracking if tracking is not None else TrackingSettings()
-    register_name, alias = tracking.register_name, tracking.alias
     check_reachable(resolve_tracking_uri(tracking.tracking_uri))
     uri = _setup(tracking.tracking_uri, tracking.experiment)
     trainer = result.trainer
@@ -291,32 +287,10 @@ def log_training(
                                     if str(path).endswith(".png") else "tables")
         # final model as pyfunc
         model_dir = result.model.save(out / "final_model")
-        example = _input_example(trainer, result.model.fitted)
-        signature = infer_signature(example, result.model.fitted.predict_frame(example))
-        if structure_predictor:
-            signature = _either_signature(signature)
-        import sklearn
-
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=MlkitPyfuncModel(structure_predictor),
-            artifacts={"pipeline": str(model_dir / "pipeline.joblib"),
-                       "settings": str(model_dir / "settings.json")},
-            signature=signature,
-            input_example=example,
-            pip_requirements=[f"scikit-learn=={sklearn.__version__}", "mlkit"],
-            metadata={"mlkit_settings": json.dumps(
-                {k: settings.get(k) for k in ("task", "target", "featurizers", "mobile_ion",
-                                              "disorder", "model")}, default=str)},
-        )
+        info, registered = _log_model(model_dir, result.model.fitted,
+                                      _input_example(trainer, result.model.fitted), settings,
+                                      tracking, structure_predictor)
         run_id = parent.info.run_id
-        registered = None
-        if register_name:
-            client = mlflow.MlflowClient()
-            mv = mlflow.register_model(info.model_uri, register_name)
-            client.set_registered_model_alias(register_name, alias, mv.version)
-            registered = {"name": register_name, "version": str(mv.version), "alias": alias}
-            mlflow.set_tag("mlkit.registered", f"models:/{register_name}@{alias}")
     return {
         "run_id": run_id,
         "model_uri": f"runs:/{run_id}/model",
@@ -325,6 +299,135 @@ def log_training(
         "tracking_uri": uri,
         "registered": registered,
     }
+
+
+def _log_model(model_dir: Path, fitted: Any, example: Any, settings: dict[str, Any],
+               tracking: TrackingSettings, structure_predictor: str | None,
+               ) -> tuple[Any, dict[str, str] | None]:
+    """Log the saved model as a pyfunc in the active run; register it when asked."""
+    import mlflow
+    import sklearn
+    from mlflow.models import infer_signature
+
+    from mlkit.tracking._pyfunc import MlkitPyfuncModel
+
+    signature = infer_signature(example, fitted.predict_frame(example))
+    if structure_predictor:
+        signature = _either_signature(signature)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=MlkitPyfuncModel(structure_predictor),
+        artifacts={"pipeline": str(model_dir / "pipeline.joblib"),
+                   "settings": str(model_dir / "settings.json")},
+        signature=signature,
+        input_example=example,
+        pip_requirements=[f"scikit-learn=={sklearn.__version__}", "mlkit"],
+        metadata={"mlkit_settings": json.dumps(
+            {k: settings.get(k) for k in ("task", "target", "featurizers", "mobile_ion",
+                                          "disorder", "model")}, default=str)},
+    )
+    registered = None
+    if tracking.register_name:
+        name, alias = tracking.register_name, tracking.alias
+        mv = mlflow.register_model(info.model_uri, name)
+        mlflow.MlflowClient().set_registered_model_alias(name, alias, mv.version)
+        registered = {"name": name, "version": str(mv.version), "alias": alias}
+        mlflow.set_tag("mlkit.registered", f"models:/{name}@{alias}")
+    return info, registered
+
+
+#: files of a ``mlkit train`` output directory that :func:`log_saved_training` needs
+SAVED_TRAINING_FILES = ("settings.json", "cv_summary.csv", "cv_folds.csv",
+                        "oof_predictions.csv", "final_model/settings.json",
+                        "final_model/pipeline.joblib")
+
+
+def log_saved_training(
+    output_dir: str | Path,
+    fitted: Any,
+    example: Any,
+    tracking: TrackingSettings | None = None,
+    *,
+    structure_predictor: str | None = None,
+) -> dict[str, Any]:
+    """Log a finished ``mlkit train`` output directory to MLflow afterwards.
+
+    For a training whose tracking failed (store down): the same layout as
+    :func:`log_training`, read back from the directory's files -- parent run with the
+    settings as params, the chosen model's CV metrics, every table and figure, the final
+    model (registered when ``tracking.register_name``); one child run per model family
+    with its per-fold metrics and out-of-fold predictions. Not on disk, so not logged:
+    the tuned hyperparameters per fold, the dataset inputs and the training wall time.
+    The runs are tagged ``mlkit.logged_from`` (the directory).
+
+    Parameters
+    ----------
+    output_dir : str or Path
+        A ``mlkit train`` output directory (:data:`SAVED_TRAINING_FILES`).
+    fitted : FittedModel
+        The directory's final model (``predict_frame`` gives the output signature).
+    example : DataFrame
+        Input example of the model's input columns.
+
+    Returns
+    -------
+    dict as :func:`log_training`.
+    """
+    import mlflow
+    import pandas as pd
+
+    out = Path(output_dir)
+    missing = [f for f in SAVED_TRAINING_FILES if not (out / f).is_file()]
+    if missing:
+        raise MlkitError(f"{out}: not a finished mlkit train output (missing "
+                         f"{', '.join(missing)})")
+    tracking = tracking if tracking is not None else TrackingSettings()
+    check_reachable(resolve_tracking_uri(tracking.tracking_uri))
+    uri = _setup(tracking.tracking_uri, tracking.experiment)
+    settings = json.loads((out / "settings.json").read_text())
+    summary = pd.read_csv(out / "cv_summary.csv", index_col=0)
+    folds = pd.read_csv(out / "cv_folds.csv")
+    oof = pd.read_csv(out / "oof_predictions.csv")
+    best = settings.get("training", {}).get("model", settings.get("model"))
+    target = settings.get("target", "")
+    tags = {**provenance_tags(), "mlkit.logged_from": str(out.resolve())}
+    child_ids: dict[str, str] = {}
+    fold_col = "fold" if "fold" in folds.columns else folds.columns[0]
+    with mlflow.start_run(run_name=tracking.run_name or f"train-{target}") as parent:
+        mlflow.set_tags({"mlkit.role": "train", "mlkit.target": target,
+                         "mlkit.task": settings.get("task", ""), **tags})
+        mlflow.log_params(_flat_params(settings))
+        mlflow.log_params({"models": ",".join(map(str, summary.index)),
+                           "n_features": len(settings.get("feature_columns", []))})
+        if best in summary.index:
+            mlflow.log_metrics(_finite(summary.loc[best].to_dict()))
+        for name in summary.index:
+            with mlflow.start_run(run_name=str(name), nested=True) as child:
+                child_ids[str(name)] = child.info.run_id
+                mlflow.set_tags({"mlkit.role": "cv", "mlkit.model": str(name),
+                                 "mlkit.target": target, **tags})
+                mlflow.log_params({"model": name, "task": settings.get("task", "")})
+                mlflow.log_metrics(_finite(summary.loc[name].to_dict()))
+                mine = folds[folds["model"] == name]
+                for _, row in mine.iterrows():
+                    mlflow.log_metrics(_finite(row.drop(["model", fold_col]).to_dict()),
+                                       step=int(row[fold_col]))
+                with tempfile.TemporaryDirectory() as tmp:
+                    path = Path(tmp) / "oof_predictions.csv"
+                    oof[oof["model"] == name].drop(columns="model").to_csv(path, index=False)
+                    mlflow.log_artifact(str(path))
+        mlflow.log_dict({"features": settings.get("feature_columns", [])},
+                        "feature_columns.json")
+        for path in sorted(out.iterdir()):
+            if path.is_file() and path.suffix in (".csv", ".json", ".png"):
+                mlflow.log_artifact(str(path), artifact_path="figures"
+                                    if path.suffix == ".png" else "tables")
+        info, registered = _log_model(out / "final_model", fitted, example, settings,
+                                      tracking, structure_predictor)
+        run_id = parent.info.run_id
+    return {"run_id": run_id, "model_uri": f"runs:/{run_id}/model",
+            "logged_model_uri": info.model_uri, "child_run_ids": child_ids,
+            "tracking_uri": uri, "registered": registered}
 
 
 def log_subset_search(

@@ -48,7 +48,7 @@ from mlkit.tracking import TrackingSettings
 from mlkit.utils import atomic_write_text, file_sha256, one_line
 from mlkit.workflows.model import TrainedModel
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "log_saved", "train"]
 
 
 @dataclass
@@ -355,3 +355,36 @@ def _run_subset_search(result: TrainResult, out: Path) -> Any:
     result.figures["subset_curve"] = res.plot_curve(out / "subset_search_curve.png")
     result.subset_metrics = {f"subset_{k}": float(v) for k, v in res.summary_metrics().items()}
     return res
+
+
+def log_saved(output_dir: str | Path, tracking: TrackingSettings | None = None) -> dict[str, Any]:
+    """Log a finished ``mlkit train`` output directory to MLflow (``mlkit track``).
+
+    The way to track a training whose store was down: ``train`` keeps the model and every
+    table on disk and reports ``tracking_error``; once the store is back this logs them
+    (:func:`mlkit.tracking.log_saved_training`) and registers the model when
+    ``tracking.register_name``. The model's input example is one row at the middle of
+    the training range of every input (categorical columns: their first category).
+
+    Raises
+    ------
+    MlkitError
+        One line naming the directory when it is not a finished training output.
+    """
+    from mlkit.tracking import log_saved_training
+    from mlkit.workflows.model import load_trained_model
+    from mlkit.workflows.serving import STRUCTURE_PREDICTOR
+
+    out = Path(output_dir)
+    if not (out / "final_model").is_dir():
+        raise MlkitError(f"{out}: no final_model/ here (not a mlkit train output directory)")
+    fitted = load_trained_model(out / "final_model").fitted
+    example = {}
+    for col in fitted.input_columns:
+        if col in fitted.categorical:
+            example[col] = [str(fitted.categorical[col][0])]
+        else:
+            lo, hi = fitted.train_min.get(col, 0.0), fitted.train_max.get(col, 0.0)
+            example[col] = [(lo + hi) / 2.0]
+    return log_saved_training(out, fitted, pd.DataFrame(example), tracking,
+                              structure_predictor=STRUCTURE_PREDICTOR)

@@ -142,3 +142,44 @@ def test_server_killed_mid_run_keeps_the_model(tmp_path, monkeypatch):
     monkeypatch.setattr(mlkit.tracking, "_flat_params", original)
     again = _train(tmp_path, f"sqlite:///{tmp_path / 'ok.db'}", name="again")
     assert again.tracking_error is None and again.run_id
+
+
+def test_kept_model_is_logged_afterwards(tmp_path, capsys):
+    """The store down during train; ``mlkit track DIR`` logs and registers it afterwards."""
+    res = _train(tmp_path, f"http://127.0.0.1:{_free_port()}")
+    assert res.tracking_error
+    uri = f"sqlite:///{tmp_path / 'later.db'}"
+    assert main(["track", str(res.output_dir), "--tracking-uri", uri,
+                 "--register-name", "later"]) == 0
+    out = capsys.readouterr().out
+    assert "registered models:/later@champion (version 1)" in out
+    mlflow.set_tracking_uri(uri)
+    runs = mlflow.search_runs(experiment_names=["mlkit"], output_format="list")
+    parent = next(r for r in runs if r.data.tags["mlkit.role"] == "train")
+    children = [r for r in runs if r.data.tags["mlkit.role"] == "cv"]
+    assert [r.data.tags["mlkit.model"] for r in children] == ["logreg"]
+    assert parent.data.tags["mlkit.logged_from"] == str(res.output_dir.resolve())
+    summary = res.trainer.summary()
+    for key in ("f1_mean", "roc_auc_mean"):
+        assert parent.data.metrics[key] == pytest.approx(summary.loc["logreg", key])
+    history = mlflow.MlflowClient().get_metric_history(children[0].info.run_id, "f1")
+    assert [m.step for m in history] == [0, 1, 2]
+    assert parent.data.params["target"] == "rot"
+    # the registered model is the kept one
+    X = synthetic_table()[0].set_index("id")
+    local = mlflow.artifacts.download_artifacts("models:/later@champion", dst_path=str(
+        tmp_path / "dl"))
+    model = load_trained_model(Path(local) / "artifacts")
+    np.testing.assert_array_equal(model.predict_frame(X)["prediction"],
+                                  res.model.predict_frame(X)["prediction"])
+    pyfunc = mlflow.pyfunc.load_model("models:/later@champion")
+    assert len(pyfunc.predict(X.reset_index(drop=True)[list(res.model.fitted.input_columns)])) \
+        == len(X)
+    assert mlflow.active_run() is None
+
+
+def test_track_refuses_a_directory_that_is_not_a_training(tmp_path, capsys):
+    assert main(["track", str(tmp_path), "--tracking-uri",
+                 f"sqlite:///{tmp_path / 'x.db'}"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and str(tmp_path) in err and "final_model" in err
