@@ -81,24 +81,28 @@ def table_rows(df: pd.DataFrame, source: str) -> list[dict]:
     return rows
 
 
-def plot(df: pd.DataFrame, path: Path) -> None:
+def plot(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    """One row of three scatter plots (descriptor vs log10 D) per phonon source."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
-    for ax, name in zip(axes, DESCRIPTORS, strict=True):
-        for T, marker in ((800.0, "o"), (1300.0, "s")):
-            sub = df[(df["temperature_K"] == T) & df["log10_D"].notna()]
-            ax.scatter(sub[name], sub["log10_D"], marker=marker, s=18,
-                       c=np.where(sub["measurable"], "C0", "0.7"), edgecolor="k",
-                       linewidth=0.3, label=f"{T:g} K")
-        ax.set_xlabel(name + " (DFT, at the MD T)")
-        ax.set_ylabel("log10 D (cm^2/s), CHGNet MD")
-        if "MSD" in name:
-            ax.set_xscale("log")
-    axes[0].legend(fontsize=8, title="grey: below floor", title_fontsize=7)
+    fig, axes = plt.subplots(len(tables), 3, figsize=(12, 3.8 * len(tables)), squeeze=False)
+    for row, (source, df) in zip(axes, tables.items(), strict=True):
+        for ax, name in zip(row, DESCRIPTORS, strict=True):
+            for T, marker in ((800.0, "o"), (1300.0, "s")):
+                sub = df[(df["temperature_K"] == T) & df["log10_D"].notna()]
+                ax.scatter(sub[name], sub["log10_D"], marker=marker, s=18,
+                           c=np.where(sub["measurable"], "C0", "0.7"), edgecolor="k",
+                           linewidth=0.3, label=f"{T:g} K")
+            ax.set_xlabel(f"{name}, {source}, at the MD T", fontsize=8)
+            ax.set_ylabel("log10 D (cm^2/s), CHGNet MD")
+            if "MSD" in name:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        row[0].legend(fontsize=8, title="grey: below floor", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -112,16 +116,14 @@ def main() -> None:
     rows: list[dict] = []
     sources = {"DFT force sets": PHONONS / "phonondb_dft_labels.csv",
                "CHGNet (relaxed)": PHONONS / "ml_chgnet_relaxed_campaign.csv"}
-    dft = None
-    for source, path in sources.items():
-        if not path.exists():
-            continue
-        df = joined(args.stage, path)
-        dft = df if dft is None else dft
-        rows += table_rows(df, source)
-    if dft is None:
+    tables = {source: joined(args.stage, path) for source, path in sources.items()
+              if path.exists()}
+    if not tables:
         raise SystemExit("no phonon table")
-    plot(dft, OUT / "phonon_md_check.png")
+    for source, df in tables.items():
+        rows += table_rows(df, source)
+    dft = next(iter(tables.values()))
+    plot(tables, OUT / "phonon_md_check.png")
     table = pd.DataFrame(rows)
     (OUT / "phonon_md_check.json").write_text(table.to_json(orient="records", indent=1))
     lines = ["# Phonon descriptors vs CHGNet-MD diffusivity (the phonon paper's check)", "",
