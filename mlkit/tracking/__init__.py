@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -276,10 +275,7 @@ def log_training(
                 mlflow.log_dict({"best_params_per_fold": res.best_params,
                                  "val_score_per_fold": res.val_scores},
                                 "best_params_per_fold.json")
-                with tempfile.TemporaryDirectory() as tmp:
-                    p = Path(tmp) / "oof_predictions.csv"
-                    res.oof.to_csv(p, index=False)
-                    mlflow.log_artifact(str(p))
+                mlflow.log_text(res.oof.to_csv(index=False), "oof_predictions.csv")
         mlflow.log_dict({"features": trainer.feature_columns_}, "feature_columns.json")
         for path in list(result.tables.values()) + list(result.figures.values()):
             if Path(path).exists():
@@ -412,10 +408,8 @@ def log_saved_training(
                 for _, row in mine.iterrows():
                     mlflow.log_metrics(_finite(row.drop(["model", fold_col]).to_dict()),
                                        step=int(row[fold_col]))
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "oof_predictions.csv"
-                    oof[oof["model"] == name].drop(columns="model").to_csv(path, index=False)
-                    mlflow.log_artifact(str(path))
+                mlflow.log_text(oof[oof["model"] == name].drop(columns="model")
+                                .to_csv(index=False), "oof_predictions.csv")
         mlflow.log_dict({"features": settings.get("feature_columns", [])},
                         "feature_columns.json")
         for path in sorted(out.iterdir()):
