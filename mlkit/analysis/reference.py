@@ -156,9 +156,12 @@ def acf_decay_fit(lag_ps: np.ndarray, acf: np.ndarray, *, start_fraction: float 
                   end_fraction: float = 0.5, floor: float = 0.05) -> tuple[float, float]:
     """Plateau ``A`` and decay rate ``Gamma`` (1/ps) of ``ln C = ln A - Gamma t`` over the window.
 
-    Points with ``C <= floor`` are left out of the log fit; when fewer than 3 remain,
-    C has decayed within the window: ``A = 1`` and ``Gamma = -ln(max(C_end, 1e-12)) / t_end``
-    (a lower bound of the true rate) are returned.
+    When C falls to ``floor`` at some lag up to the window's end, C has decayed within
+    the run: past that lag it is noise about zero (a few rotors give +-0.1, one rotor
+    more), and a log fit over noise gives any rate, negative ones included. Then
+    ``A = 1`` and ``Gamma = -ln(floor) / t_cross`` are returned, ``t_cross`` being the
+    first lag with ``C <= floor``: a lower bound of the true rate, since
+    C(t_cross) <= floor with A <= 1. Otherwise the window is fitted.
 
     Parameters
     ----------
@@ -168,12 +171,13 @@ def acf_decay_fit(lag_ps: np.ndarray, acf: np.ndarray, *, start_fraction: float 
     -------
     (A, Gamma_per_ps) : tuple of float
     """
+    lag_ps, acf = np.asarray(lag_ps), np.asarray(acf)
     sl = fit_window(len(acf), start_fraction, end_fraction)
-    t, c = np.asarray(lag_ps)[sl], np.asarray(acf)[sl]
-    ok = c > floor
-    if ok.sum() < 3:
-        return 1.0, float(-np.log(max(float(c[-1]), 1e-12)) / t[-1]) if t[-1] > 0 else np.nan
-    slope, intercept = np.polyfit(t[ok], np.log(c[ok]), 1)
+    below = np.flatnonzero(~(acf[: sl.stop] > floor))
+    if len(below):
+        t_cross = float(lag_ps[below[0]])
+        return 1.0, float(-np.log(floor) / t_cross) if t_cross > 0 else np.nan
+    slope, intercept = np.polyfit(lag_ps[sl], np.log(acf[sl]), 1)
     return float(np.exp(intercept)), float(-slope)
 
 

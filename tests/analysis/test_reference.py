@@ -101,6 +101,19 @@ def test_rotation_decision_same_for_10_20_60_ps(rate, n_rotors, truth):
     assert ref.decision == truth  # 60 ps of these many rotors is long enough
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_fast_few_rotors_stay_rotating_at_every_cut(seed):
+    # 2 rotors at 3 jumps/ps (NaClO4 at 1300 K): C(t) falls to noise (+-0.1) within
+    # 1 ps. A log fit over the noise gave rates < 0, C(60 ps) = 1 and "undecided" for
+    # cuts of 6-16 ps of the same run; every cut must say "yes".
+    n20 = int(20 / DT_PS) + 1
+    u, idx, _ = jump_rotors(n20, 2, 3.0, seed=seed)
+    for t_ps in (4, 6, 8, 10, 12, 16, 20):
+        ref = rotation_reference(u, idx, int(t_ps / DT_PS) + 1)
+        assert ref.decision == "yes", (t_ps, ref)
+        assert ref.value < 0.01, (t_ps, ref)
+
+
 def test_few_slow_rotors_stay_undecided_at_60_ps():
     # 8 rotors x 60 ps x 0.004 / ps ~ 2 jumps: counting cannot tell 0.79 from 0.9
     n60 = int(60 / DT_PS) + 1
