@@ -24,6 +24,7 @@ Usage::
     python experiments/rotation_campaign.py run --stage survey --shard 0/2
     python experiments/rotation_campaign.py status --stage survey
     python experiments/rotation_campaign.py collect --stage survey
+    python experiments/rotation_campaign.py compare --stage long
 
 Stages fix the MD protocol (``STAGES``); a longer stage over a subset shows the effect of
 the run length on the labels.
@@ -267,6 +268,91 @@ def cmd_collect(args: argparse.Namespace) -> None:
     print(f"{len(df)} rows -> {out}")
 
 
+#: Columns of the run-length comparison (``compare``).
+COMPARE_COLUMNS = ["mp_id", "formula", "temperature_K", "n_atoms", "n_rotors", "n_mobile",
+                   "source", "production_ps", "c_t_end", "c_t_ref", "c_t_ref_low",
+                   "c_t_ref_high", "rotation_decision", "msd_mobile_ref_A2",
+                   "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2", "diffusion_decision",
+                   "diffusivity_cm2_s", "diffusivity_floor_cm2_s", "category",
+                   "category_decision"]
+
+
+def cmd_compare(args: argparse.Namespace) -> None:
+    """The run-length check: each ``--stage`` row next to its survey twin and to cuts of
+    its own trajectory at ``--cuts-ps`` (cuts need the trajectories, i.e. this machine).
+
+    Writes ``results/campaign/<stage>_vs_survey.csv`` (one row per structure and source:
+    ``survey``, ``cut <t> ps`` and ``<stage>``) and a markdown summary beside it.
+    """
+    from mlkit.labels.md import analyze_run
+
+    long_rows, survey = collect(args.stage), collect("survey").set_index("mp_id")
+    if long_rows.empty:
+        raise SystemExit(f"stage {args.stage} has no rows yet")
+    _, _, work_root = stage_dirs(args.stage)
+    out: list[dict] = []
+    for _, row in long_rows.sort_values("n_atoms").iterrows():
+        mp_id = row["mp_id"]
+        twin = survey.loc[mp_id].to_dict() if mp_id in survey.index else {}
+        base = {"mp_id": mp_id, "formula": row["formula"]}
+        out.append({**base, **twin, "source": "survey"})
+        run_dirs = sorted((work_root / mp_id / "md").glob("*/T*K"))
+        for cut in [float(c) for c in args.cuts_ps.split(",") if c]:
+            if not run_dirs or row.get("status") != "done" or cut >= row["production_ps"]:
+                continue
+            cut_row = analyze_run(run_dirs[0], production_ps=cut)
+            out.append({**base, **cut_row, "source": f"cut {cut:g} ps"})
+        out.append({**base, **row.to_dict(), "source": args.stage})
+    df = pd.DataFrame(out).reindex(columns=COMPARE_COLUMNS)
+    path = OUT / f"{args.stage}_vs_survey.csv"
+    _atomic_csv(df, path)
+    md = df.drop(columns=["n_mobile", "msd_mobile_ref_low_A2", "msd_mobile_ref_high_A2",
+                          "diffusivity_floor_cm2_s"]).to_markdown(index=False, floatfmt=".3g")
+    path.with_suffix(".md").write_text(
+        f"# Run length: stage `{args.stage}` against the 4 ps survey\n\n"
+        "Made by `python experiments/rotation_campaign.py compare "
+        f"--stage {args.stage}`. C and MSD are at the paper's 60 ps with 95 % intervals.\n\n"
+        + md + "\n")
+    plot_compare(long_rows, args.stage, path.with_suffix(".png"))
+    print(df.to_string(index=False))
+    print(f"-> {path}")
+
+
+def plot_compare(long_rows: pd.DataFrame, stage: str, path: Path) -> None:
+    """C(t) (top) and mobile-ion MSD (bottom) of each ``stage`` run, its survey twin dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = long_rows[long_rows["status"] == "done"].sort_values("n_atoms")
+    if done.empty:
+        return
+    fig, axes = plt.subplots(2, len(done), figsize=(2.6 * len(done), 5), squeeze=False)
+    for j, (_, row) in enumerate(done.iterrows()):
+        ion = row.get("mobile_ion", "Na")
+        for name, style in ((stage, "-"), ("survey", "--")):
+            f = OUT / name / "curves" / f"{row['mp_id']}.csv"
+            if not f.exists():
+                continue
+            cur = pd.read_csv(f)
+            for col in [c for c in cur if c.startswith("c_t_")]:
+                axes[0, j].plot(cur["lag_ps"], cur[col], style, label=f"{col[4:]} {name}")
+            if f"msd_{ion}_A2" in cur:
+                axes[1, j].plot(cur["lag_ps"], cur[f"msd_{ion}_A2"], style, label=name)
+        axes[0, j].axhline(0.9, color="grey", lw=0.5)
+        axes[0, j].set_title(f"{row['formula']} {row['temperature_K']:g} K", fontsize=9)
+        axes[0, j].legend(fontsize=6)
+        axes[1, j].set_xlabel("lag (ps)")
+        for ax in axes[:, j]:
+            ax.axvline(4.0, color="grey", lw=0.5, ls=":")
+    axes[0, 0].set_ylabel("C(t)")
+    axes[1, 0].set_ylabel("mobile-ion MSD (A^2)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -280,6 +366,10 @@ def main() -> None:
         s = sub.add_parser(name)
         s.add_argument("--stage", choices=sorted(STAGES), default="survey")
         s.set_defaults(func=func)
+    c = sub.add_parser("compare", help="a longer stage against its survey twins")
+    c.add_argument("--stage", choices=sorted(set(STAGES) - {"survey"}), default="long")
+    c.add_argument("--cuts-ps", default="4,10", help="comma-separated cuts of each run")
+    c.set_defaults(func=cmd_compare)
     args = p.parse_args()
     args.func(args)
 
