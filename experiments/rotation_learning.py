@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -223,6 +224,9 @@ def main() -> None:
                          "--tracking-uri", uri, "--output-dir", str(res / "train")], log)
     # stratified folds need every class in every fold: 10 (the paper's) or fewer
     n_cv = int(min(10, labels[args.target].value_counts().min()))
+    # a rerun is a new search (the labels may have grown): drop the last run's chunks,
+    # which `mlkit subsets` would otherwise refuse to overwrite without --resume
+    shutil.rmtree(res / "subsets" / "chunks", ignore_errors=True)
     times["subsets"] = sh([MLKIT, "subsets", *common, "--cv", str(n_cv), "--metric", "f1",
                            "--jobs", "2", "--output-dir", str(res / "subsets")], log)
     by_size = pd.read_csv(res / "subsets" / "best_by_size.csv")
